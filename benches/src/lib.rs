@@ -1,0 +1,1 @@
+//! Shared data for the benches (work in progress).

@@ -1,0 +1,2 @@
+//! The `backprop` command (work in progress).
+fn main() {}

@@ -1,0 +1,51 @@
+//! Denominator layout: backpropagation with δ columns, one sample at a time.
+//!
+//! ```text
+//! δ_n = ∂E/∂z_n = −2 (y − z_n)
+//! δ_i = σ'(z_i) ⊙ (W_iᵀ δ_{i+1})          i = n−1..1
+//! ∂E/∂W_i = δ_{i+1} a_iᵀ                  (the shape of W_i)
+//! ```
+//!
+//! Each step reuses δ_{i+1} from the step above: the dynamic programming that makes the chain
+//! O(n) (compare [`super::naive`]). Summed over the samples of the batch; the batched fast path
+//! doing the same with matrices is [`crate::Workspace`].
+
+use super::{Denominator, Gradient};
+use crate::error::Result;
+use crate::loss::loss;
+use crate::network::Network;
+use crate::scalar::Scalar;
+use nalgebra::{DMatrixView, DVector};
+
+/// ∂E/∂W_i in denominator layout for the batch (`x`: l_0 × B, `y`: l_n × B), with E, computed
+/// sample by sample with δ vectors.
+///
+/// # Errors
+/// As [`Network::check_batch`].
+pub fn gradient<T: Scalar>(
+    net: &Network<T>,
+    x: DMatrixView<'_, T>,
+    y: DMatrixView<'_, T>,
+) -> Result<(T, Gradient<T, Denominator>)> {
+    net.check_batch(x, y)?;
+    let n = net.depth();
+    let trace = net.forward_unchecked(x);
+    let mut dw = Gradient::<T, Denominator>::zeros_like(net.weights());
+    let two = T::of_f64(2.0);
+    for s in 0..x.ncols() {
+        // δ_n = −2 (y − z_n)
+        let mut delta: DVector<T> = (trace.output().column(s) - y.column(s)) * two;
+        for i in (0..n).rev() {
+            // ∂E/∂W_i = δ_{i+1} a_iᵀ
+            *dw.layer_mut(i) += &delta * trace.a(i).column(s).transpose();
+            if i > 0 {
+                // δ_i = σ'(z_i) ⊙ (W_iᵀ δ_{i+1})
+                let mut next = net.weight(i).tr_mul(&delta);
+                let z_i = trace.z(i).column(s).into_owned();
+                net.activation().mul_prime(z_i.as_slice(), next.as_mut_slice());
+                delta = next;
+            }
+        }
+    }
+    Ok((loss(y, trace.output().as_view()), dw))
+}

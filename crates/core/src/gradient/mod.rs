@@ -1,0 +1,200 @@
+//! ∂E/∂W_i computed four ways, and the types that keep their layouts apart.
+//!
+//! | form | module | shape of ∂E/∂W_i | equation |
+//! |---|---|---|---|
+//! | numerator layout (the seed's Jacobian chain) | [`numerator`] | l_i × l_{i+1} (W_iᵀ) | ∂E/∂z_i = ∂E/∂z_{i+1} · W_i · diag(σ'(z_i)); ∂E/∂W_i = a_i · ∂E/∂z_{i+1} |
+//! | denominator layout (δ columns) | [`denominator`] | l_{i+1} × l_i (W_i) | δ_i = σ'(z_i) ⊙ (W_iᵀ δ_{i+1}); ∂E/∂W_i = δ_{i+1} a_iᵀ |
+//! | element-wise (the seed's index form) | [`elementwise`] | W_i | (∂E/∂W_i)^{jk} = Σ_r ∂E/∂z_{i+1}^r a_i^k δ_{rj} |
+//! | naive chain, O(n²) | [`naive`] | W_i | each chain multiplied from ∂E/∂z_n down, from scratch |
+//!
+//! Each sums over the samples (columns) of the batch, the seed's dW^total = Σ_s dW^(s). The fast
+//! batched path is [`crate::Workspace`]: ∂E/∂W_i = Δ_{i+1} A_iᵀ, one matrix product per layer.
+//!
+//! A [`Gradient`] carries its layout in its type: a numerator-layout gradient cannot be added
+//! to weights or compared with a denominator-layout one without [`Gradient::transpose`].
+
+pub mod denominator;
+pub mod elementwise;
+pub mod naive;
+pub mod numerator;
+
+use crate::scalar::Scalar;
+use nalgebra::DMatrix;
+use std::marker::PhantomData;
+
+/// The two conventions for the derivative of a scalar with respect to a matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// ∂E/∂W_i has the shape of W_iᵀ: what the Jacobian chain rule produces.
+    Numerator,
+    /// ∂E/∂W_i has the shape of W_i: what is added to W_i in the update.
+    Denominator,
+}
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Layout::Numerator => "numerator",
+            Layout::Denominator => "denominator",
+        })
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A type-level [`Layout`]: [`Numerator`] or [`Denominator`].
+pub trait LayoutTag: sealed::Sealed + Copy + std::fmt::Debug + Send + Sync + 'static {
+    /// The layout this tag stands for.
+    const LAYOUT: Layout;
+    /// The other layout (what [`Gradient::transpose`] produces).
+    type Transposed: LayoutTag;
+}
+
+/// Tag: numerator layout, ∂E/∂W_i shaped like W_iᵀ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Numerator;
+/// Tag: denominator layout, ∂E/∂W_i shaped like W_i.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Denominator;
+
+impl sealed::Sealed for Numerator {}
+impl sealed::Sealed for Denominator {}
+impl LayoutTag for Numerator {
+    const LAYOUT: Layout = Layout::Numerator;
+    type Transposed = Denominator;
+}
+impl LayoutTag for Denominator {
+    const LAYOUT: Layout = Layout::Denominator;
+    type Transposed = Numerator;
+}
+
+/// ∂E/∂W_i for i = 0..n−1, in layout `L`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gradient<T: Scalar, L: LayoutTag> {
+    dw: Vec<DMatrix<T>>,
+    layout: PhantomData<L>,
+}
+
+/// ∂E/∂W_i shaped like W_i (what SGD subtracts).
+pub type DenominatorGradient<T> = Gradient<T, Denominator>;
+/// ∂E/∂W_i shaped like W_iᵀ (what the Jacobian chain gives).
+pub type NumeratorGradient<T> = Gradient<T, Numerator>;
+
+impl<T: Scalar, L: LayoutTag> Gradient<T, L> {
+    /// Wraps matrices that are already in layout `L`. The caller vouches for the layout.
+    pub fn from_layers(dw: Vec<DMatrix<T>>) -> Self {
+        Self {
+            dw,
+            layout: PhantomData,
+        }
+    }
+
+    /// All zeros, shaped for weights `w` (denominator layout: like W_i; numerator: like W_iᵀ).
+    pub fn zeros_like(w: &[DMatrix<T>]) -> Self {
+        Self::from_layers(
+            w.iter()
+                .map(|w| match L::LAYOUT {
+                    Layout::Denominator => DMatrix::zeros(w.nrows(), w.ncols()),
+                    Layout::Numerator => DMatrix::zeros(w.ncols(), w.nrows()),
+                })
+                .collect(),
+        )
+    }
+
+    /// The layout of this gradient.
+    pub fn layout(&self) -> Layout {
+        L::LAYOUT
+    }
+
+    /// The number n of layers.
+    pub fn depth(&self) -> usize {
+        self.dw.len()
+    }
+
+    /// ∂E/∂W_i in this gradient's layout.
+    ///
+    /// # Panics
+    /// If i ≥ n.
+    pub fn layer(&self, i: usize) -> &DMatrix<T> {
+        &self.dw[i]
+    }
+
+    /// Mutable ∂E/∂W_i (for callers that write their own gradient, such as planted bugs).
+    ///
+    /// # Panics
+    /// If i ≥ n.
+    pub fn layer_mut(&mut self, i: usize) -> &mut DMatrix<T> {
+        &mut self.dw[i]
+    }
+
+    /// All layers, ∂E/∂W_0 first.
+    pub fn layers(&self) -> &[DMatrix<T>] {
+        &self.dw
+    }
+
+    /// The matrices, ∂E/∂W_0 first.
+    pub fn into_layers(self) -> Vec<DMatrix<T>> {
+        self.dw
+    }
+
+    /// The same gradient in the other layout: every ∂E/∂W_i transposed.
+    pub fn transpose(&self) -> Gradient<T, L::Transposed> {
+        Gradient::from_layers(self.dw.iter().map(|m| m.transpose()).collect())
+    }
+
+    /// ‖g‖² = Σ_i Σ_{jk} ((∂E/∂W_i)^{jk})².
+    pub fn norm_squared(&self) -> T {
+        self.dw.iter().map(|m| m.norm_squared()).fold(T::zero(), |s, x| s + x)
+    }
+
+    /// The largest |g − other| over all elements (∞ when the shapes differ).
+    pub fn max_abs_diff(&self, other: &Self) -> T {
+        let mut worst = T::zero();
+        if self.dw.len() != other.dw.len() {
+            return T::max_value().unwrap_or_else(T::one);
+        }
+        for (a, b) in self.dw.iter().zip(&other.dw) {
+            if a.shape() != b.shape() {
+                return T::max_value().unwrap_or_else(T::one);
+            }
+            for (x, y) in a.iter().zip(b.iter()) {
+                worst = worst.max((*x - *y).abs());
+            }
+        }
+        worst
+    }
+
+    /// g ← g + other, layer by layer.
+    ///
+    /// # Panics
+    /// If the shapes differ.
+    pub fn add_assign(&mut self, other: &Self) {
+        assert_eq!(self.dw.len(), other.dw.len(), "gradients of different depth");
+        for (a, b) in self.dw.iter_mut().zip(&other.dw) {
+            *a += b;
+        }
+    }
+
+    /// g ← s g.
+    pub fn scale(&mut self, s: T) {
+        for a in &mut self.dw {
+            *a *= s;
+        }
+    }
+}
+
+impl<T: Scalar> Gradient<T, Numerator> {
+    /// The denominator-layout gradient (shaped like W_i): the transpose of every layer.
+    pub fn to_denominator(&self) -> Gradient<T, Denominator> {
+        self.transpose()
+    }
+}
+
+impl<T: Scalar> Gradient<T, Denominator> {
+    /// The numerator-layout gradient (shaped like W_iᵀ): the transpose of every layer.
+    pub fn to_numerator(&self) -> Gradient<T, Numerator> {
+        self.transpose()
+    }
+}

@@ -1,0 +1,1 @@
+//! Gradient checking for `backprop` networks (work in progress).
