@@ -136,7 +136,9 @@ impl FromStr for Activation {
     /// accepted spellings).
     fn from_str(s: &str) -> Result<Self, Error> {
         let lower = s.trim().to_ascii_lowercase();
-        let unknown = || Error::UnknownActivation { name: s.to_string() };
+        let unknown = || Error::UnknownActivation {
+            name: s.to_string(),
+        };
         Ok(match lower.as_str() {
             "sigmoid" | "logistic" => Activation::Sigmoid,
             "tanh" => Activation::Tanh,

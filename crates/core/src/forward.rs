@@ -27,7 +27,11 @@ impl<T: Scalar> Trace<T> {
     /// # Panics
     /// If i = 0 (z_0 is never used) or i > n.
     pub fn z(&self, i: usize) -> &DMatrix<T> {
-        assert!(i >= 1 && i <= self.z.len(), "z_{i} is not in a trace of depth {}", self.z.len());
+        assert!(
+            i >= 1 && i <= self.z.len(),
+            "z_{i} is not in a trace of depth {}",
+            self.z.len()
+        );
         &self.z[i - 1]
     }
 
@@ -36,7 +40,11 @@ impl<T: Scalar> Trace<T> {
     /// # Panics
     /// If i ≥ n (a_n is never used).
     pub fn a(&self, i: usize) -> &DMatrix<T> {
-        assert!(i < self.a.len(), "a_{i} is not in a trace of depth {}", self.a.len());
+        assert!(
+            i < self.a.len(),
+            "a_{i} is not in a trace of depth {}",
+            self.a.len()
+        );
         &self.a[i]
     }
 

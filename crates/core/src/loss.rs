@@ -23,7 +23,11 @@ pub fn loss<T: Scalar>(y: DMatrixView<'_, T>, z_n: DMatrixView<'_, T>) -> T {
 /// # Panics
 /// If `y` and `z_n` differ in shape.
 pub fn loss_gradient<T: Scalar>(y: DMatrixView<'_, T>, z_n: DMatrixView<'_, T>) -> DMatrix<T> {
-    assert_eq!(y.shape(), z_n.shape(), "loss_gradient: y and z_n differ in shape");
+    assert_eq!(
+        y.shape(),
+        z_n.shape(),
+        "loss_gradient: y and z_n differ in shape"
+    );
     let two = T::of_f64(2.0);
     z_n.zip_map(&y, |z, y| two * (z - y))
 }

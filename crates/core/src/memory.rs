@@ -64,12 +64,9 @@ mod tests {
 
     #[test]
     fn absurd_networks_are_refused_before_allocating() {
-        let err = crate::Network::<f64>::random(
-            &[100_000, 100_000, 100_000],
-            crate::Activation::Tanh,
-            0,
-        )
-        .unwrap_err();
+        let err =
+            crate::Network::<f64>::random(&[100_000, 100_000, 100_000], crate::Activation::Tanh, 0)
+                .unwrap_err();
         match err {
             Error::TooLarge { bytes, limit, .. } => {
                 assert_eq!(bytes, 2 * 100_000u128 * 100_000 * 8);

@@ -425,17 +425,35 @@ mod tests {
         let err = net
             .check_batch(DMatrix::zeros(4, 2).as_view(), y.as_view())
             .unwrap_err();
-        assert!(matches!(err, Error::DataShape { what: "inputs", expected: 3, got: 4 }));
+        assert!(matches!(
+            err,
+            Error::DataShape {
+                what: "inputs",
+                expected: 3,
+                got: 4
+            }
+        ));
         let err = net
             .check_batch(x.as_view(), DMatrix::zeros(2, 3).as_view())
             .unwrap_err();
-        assert!(matches!(err, Error::SampleCount { inputs: 2, targets: 3 }));
+        assert!(matches!(
+            err,
+            Error::SampleCount {
+                inputs: 2,
+                targets: 3
+            }
+        ));
         let mut bad = y.clone();
         bad[(0, 1)] = f64::INFINITY;
         let err = net.check_batch(x.as_view(), bad.as_view()).unwrap_err();
         assert!(matches!(
             err,
-            Error::NonFiniteData { what: "target", row: 0, sample: 1, .. }
+            Error::NonFiniteData {
+                what: "target",
+                row: 0,
+                sample: 1,
+                ..
+            }
         ));
     }
 }

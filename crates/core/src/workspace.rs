@@ -63,8 +63,7 @@ impl<T: Scalar> Workspace<T> {
         let sizes = net.sizes();
         let n = sizes.len() - 1;
         let activations: u128 = sizes.iter().map(|&l| l as u128).sum::<u128>() * 3;
-        let bytes = (activations * capacity as u128
-            + net.parameter_count() as u128)
+        let bytes = (activations * capacity as u128 + net.parameter_count() as u128)
             * T::DTYPE.size() as u128;
         crate::memory::check(
             || format!("a workspace for sizes {sizes:?} and batch {capacity}"),
@@ -103,9 +102,11 @@ impl<T: Scalar> Workspace<T> {
 
     fn check(&self, net: &Network<T>, x: DMatrixView<'_, T>, y: DMatrixView<'_, T>) -> Result<()> {
         if net.depth() + 1 != self.sizes.len()
-            || net.weights().iter().enumerate().any(|(i, w)| {
-                w.shape() != (self.sizes[i + 1], self.sizes[i])
-            })
+            || net
+                .weights()
+                .iter()
+                .enumerate()
+                .any(|(i, w)| w.shape() != (self.sizes[i + 1], self.sizes[i]))
         {
             return Err(Error::InvalidParameter {
                 name: "workspace",
@@ -218,10 +219,16 @@ impl<T: Scalar> Workspace<T> {
     ) {
         let (l0, ln) = (x.nrows(), y.nrows());
         for (slot, &s) in columns.iter().enumerate() {
-            for (dst, src) in self.x[slot * l0..(slot + 1) * l0].iter_mut().zip(x.column(s).iter()) {
+            for (dst, src) in self.x[slot * l0..(slot + 1) * l0]
+                .iter_mut()
+                .zip(x.column(s).iter())
+            {
                 *dst = *src;
             }
-            for (dst, src) in self.y[slot * ln..(slot + 1) * ln].iter_mut().zip(y.column(s).iter()) {
+            for (dst, src) in self.y[slot * ln..(slot + 1) * ln]
+                .iter_mut()
+                .zip(y.column(s).iter())
+            {
                 *dst = *src;
             }
         }
@@ -240,7 +247,14 @@ impl<T: Scalar> Workspace<T> {
         for i in 0..n {
             let (rows, cols) = (sizes[i + 1], sizes[i]);
             let input: &[T] = if i == 0 { x_slice } else { &self.a[i - 1] };
-            matmul::gemm_nn(rows, cols, b, net.weight(i).as_slice(), input, &mut self.z[i]);
+            matmul::gemm_nn(
+                rows,
+                cols,
+                b,
+                net.weight(i).as_slice(),
+                input,
+                &mut self.z[i],
+            );
             if i + 1 < n {
                 let len = rows * b;
                 sigma.apply(&self.z[i][..len], &mut self.a[i][..len]);
@@ -284,4 +298,3 @@ impl<T: Scalar> Workspace<T> {
         e
     }
 }
-

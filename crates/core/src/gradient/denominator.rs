@@ -42,7 +42,8 @@ pub fn gradient<T: Scalar>(
                 // δ_i = σ'(z_i) ⊙ (W_iᵀ δ_{i+1})
                 let mut next = net.weight(i).tr_mul(&delta);
                 let z_i = trace.z(i).column(s).into_owned();
-                net.activation().mul_prime(z_i.as_slice(), next.as_mut_slice());
+                net.activation()
+                    .mul_prime(z_i.as_slice(), next.as_mut_slice());
                 delta = next;
             }
         }

@@ -146,7 +146,10 @@ impl<T: Scalar, L: LayoutTag> Gradient<T, L> {
 
     /// ‖g‖² = Σ_i Σ_{jk} ((∂E/∂W_i)^{jk})².
     pub fn norm_squared(&self) -> T {
-        self.dw.iter().map(|m| m.norm_squared()).fold(T::zero(), |s, x| s + x)
+        self.dw
+            .iter()
+            .map(|m| m.norm_squared())
+            .fold(T::zero(), |s, x| s + x)
     }
 
     /// The largest |g − other| over all elements (∞ when the shapes differ).
@@ -171,7 +174,11 @@ impl<T: Scalar, L: LayoutTag> Gradient<T, L> {
     /// # Panics
     /// If the shapes differ.
     pub fn add_assign(&mut self, other: &Self) {
-        assert_eq!(self.dw.len(), other.dw.len(), "gradients of different depth");
+        assert_eq!(
+            self.dw.len(),
+            other.dw.len(),
+            "gradients of different depth"
+        );
         for (a, b) in self.dw.iter_mut().zip(&other.dw) {
             *a += b;
         }

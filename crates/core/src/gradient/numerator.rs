@@ -45,7 +45,8 @@ pub fn gradient<T: Scalar>(
                 // ∂E/∂z_i = ∂E/∂z_{i+1} · W_i · diag(σ'(z_i)).
                 let mut d = DMatrix::zeros(net.weight(i).ncols(), 1);
                 let z_i = trace.z(i).column(s).into_owned();
-                net.activation().apply_prime(z_i.as_slice(), d.as_mut_slice());
+                net.activation()
+                    .apply_prime(z_i.as_slice(), d.as_mut_slice());
                 let jac_a_z = DMatrix::from_diagonal(&d.column(0));
                 row = row * net.weight(i) * jac_a_z;
             }
