@@ -84,3 +84,8 @@ pub use network::{Init, Network};
 pub use scalar::{Dtype, Scalar};
 pub use train::{EpochReport, TrainConfig, Trainer, train};
 pub use workspace::{Reduction, Workspace};
+
+/// The workspace README's examples, compiled and run as doc tests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

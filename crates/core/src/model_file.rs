@@ -195,16 +195,24 @@ fn matrix_from_view<T: Scalar>(view: &TensorView<'_>, file_dtype: Dtype) -> DMat
     DMatrix::from_fn(rows, cols, |r, c| T::of_f64(value(r * cols + c)))
 }
 
+/// Matrices read from a safetensors file by [`load_matrices`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatrixFile<T: Scalar> {
+    /// The tensors `{prefix}0`, `{prefix}1`, …, converted to `T`.
+    pub matrices: Vec<DMatrix<T>>,
+    /// The dtype the file stores them in.
+    pub dtype: Dtype,
+    /// The `__metadata__` map (empty when absent).
+    pub metadata: HashMap<String, String>,
+}
+
 /// Reads matrices `{prefix}0..` from a safetensors file, converting them to `T`; returns them
 /// with the file's dtype and metadata.
 ///
 /// # Errors
 /// [`Error::Model`] for an unreadable or malformed file, a missing tensor, a dtype other than
 /// F32/F64, a tensor that is not 2-D.
-pub fn load_matrices<T: Scalar>(
-    path: &Path,
-    prefix: &str,
-) -> Result<(Vec<DMatrix<T>>, Dtype, HashMap<String, String>)> {
+pub fn load_matrices<T: Scalar>(path: &Path, prefix: &str) -> Result<MatrixFile<T>> {
     let bytes = read_file(path)?;
     let st = SafeTensors::deserialize(&bytes)
         .map_err(|e| model_err(path, ModelError::Format(e.to_string())))?;
@@ -212,7 +220,11 @@ pub fn load_matrices<T: Scalar>(
         .map_err(|e| model_err(path, ModelError::Format(e.to_string())))?;
     let (dtype, views) = weight_views(path, &st, prefix)?;
     let matrices = views.iter().map(|v| matrix_from_view(v, dtype)).collect();
-    Ok((matrices, dtype, meta.metadata().clone().unwrap_or_default()))
+    Ok(MatrixFile {
+        matrices,
+        dtype,
+        metadata: meta.metadata().clone().unwrap_or_default(),
+    })
 }
 
 impl<T: Scalar> Network<T> {
@@ -253,7 +265,11 @@ impl<T: Scalar> Network<T> {
         resolve: impl Fn(&str) -> Option<Arc<dyn ActivationFn<T>>>,
     ) -> Result<Self> {
         let path = path.as_ref();
-        let (weights, dtype, meta) = load_matrices::<T>(path, "W")?;
+        let MatrixFile {
+            matrices: weights,
+            dtype,
+            metadata: meta,
+        } = load_matrices::<T>(path, "W")?;
         if dtype != T::DTYPE {
             return Err(model_err(
                 path,

@@ -6,7 +6,11 @@ use backprop::{Activation, DenominatorGradient, Network, Reduction, Workspace};
 use nalgebra::DMatrix;
 
 /// All four reference forms and the batched path, in denominator layout, with their E.
-fn every_form(net: &Network<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> Vec<(&'static str, f64, DenominatorGradient<f64>)> {
+fn every_form(
+    net: &Network<f64>,
+    x: &DMatrix<f64>,
+    y: &DMatrix<f64>,
+) -> Vec<(&'static str, f64, DenominatorGradient<f64>)> {
     let (x, y) = (x.as_view(), y.as_view());
     let (e_num, num) = numerator::gradient(net, x, y).unwrap();
     let (e_den, den) = denominator::gradient(net, x, y).unwrap();
@@ -66,13 +70,21 @@ fn seed_network_3_4_5_2_one_sample() {
     //                                               −0.011661565407594098)
     let dw2_row = [-0.07578367185792256, 0.07578367185792256];
     let dw1 = -0.010970107659584968;
-    let dw0_col = [-0.0038871884691980326, -0.007774376938396065, -0.011661565407594098];
+    let dw0_col = [
+        -0.0038871884691980326,
+        -0.007774376938396065,
+        -0.011661565407594098,
+    ];
     for (form, e, g) in every_form(&net, &x, &y) {
         assert_close(&format!("{form}: E"), e, 0.007319950457937104);
         assert_eq!(g.layer(2).shape(), (2, 5), "{form}");
         for j in 0..2 {
             for k in 0..5 {
-                assert_close(&format!("{form}: dW_2[{j},{k}]"), g.layer(2)[(j, k)], dw2_row[j]);
+                assert_close(
+                    &format!("{form}: dW_2[{j},{k}]"),
+                    g.layer(2)[(j, k)],
+                    dw2_row[j],
+                );
             }
         }
         for v in g.layer(1).iter() {
@@ -80,7 +92,11 @@ fn seed_network_3_4_5_2_one_sample() {
         }
         for j in 0..4 {
             for k in 0..3 {
-                assert_close(&format!("{form}: dW_0[{j},{k}]"), g.layer(0)[(j, k)], dw0_col[k]);
+                assert_close(
+                    &format!("{form}: dW_0[{j},{k}]"),
+                    g.layer(0)[(j, k)],
+                    dw0_col[k],
+                );
             }
         }
     }
@@ -117,7 +133,9 @@ fn sgd_step_sums_over_the_batch() {
         let mut net =
             Network::from_weights(vec![DMatrix::zeros(1, 2)], Activation::Identity).unwrap();
         let mut ws = Workspace::new(&net, 2).unwrap();
-        let e = ws.step(&mut net, x.as_view(), y.as_view(), 0.1, reduction).unwrap();
+        let e = ws
+            .step(&mut net, x.as_view(), y.as_view(), 0.1, reduction)
+            .unwrap();
         assert_eq!(e, 5.0);
         assert_close("W_0[0,0]", net.weight(0)[(0, 0)], want[0]);
         assert_close("W_0[0,1]", net.weight(0)[(0, 1)], want[1]);

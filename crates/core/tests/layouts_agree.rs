@@ -90,7 +90,8 @@ fn forms_agree<T: Scalar>(c: &Case) -> Result<(), TestCaseError> {
     let mut ws = Workspace::new(&net, c.batch).unwrap();
     let e_bat = ws.gradient(&net, x, y).unwrap();
     let tol = tolerance(c, &den);
-    let e_tol = T::of_f64((4 * (c.sizes.len() + c.batch)) as f64) * T::EPSILON * e_den.max(T::one());
+    let e_tol =
+        T::of_f64((4 * (c.sizes.len() + c.batch)) as f64) * T::EPSILON * e_den.max(T::one());
     for (name, e, g) in [
         ("numerator transposed", e_num, num.to_denominator()),
         ("element-wise", e_idx, idx),
@@ -99,7 +100,13 @@ fn forms_agree<T: Scalar>(c: &Case) -> Result<(), TestCaseError> {
     ] {
         prop_assert!((e - e_den).abs() <= e_tol, "{name}: E = {e} vs {e_den}");
         for i in 0..net.depth() {
-            prop_assert_eq!(g.layer(i).shape(), den.layer(i).shape(), "{} layer {}", name, i);
+            prop_assert_eq!(
+                g.layer(i).shape(),
+                den.layer(i).shape(),
+                "{} layer {}",
+                name,
+                i
+            );
             for ((j, k), (a, b)) in den
                 .layer(i)
                 .iter()

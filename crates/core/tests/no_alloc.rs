@@ -61,16 +61,28 @@ fn workspace_step_allocates_nothing_after_the_first() {
         let x = data(sizes[0], batch, 0.37);
         let y = data(*sizes.last().unwrap(), batch, 0.11);
         let mut ws = Workspace::new(&net, batch).unwrap();
-        ws.step(&mut net, x.as_view(), y.as_view(), 1e-3, Reduction::Sum).unwrap();
+        ws.step(&mut net, x.as_view(), y.as_view(), 1e-3, Reduction::Sum)
+            .unwrap();
         let n = allocations_during(|| {
             for _ in 0..5 {
-                ws.step(&mut net, x.as_view(), y.as_view(), 1e-3, Reduction::Sum).unwrap();
+                ws.step(&mut net, x.as_view(), y.as_view(), 1e-3, Reduction::Sum)
+                    .unwrap();
             }
         });
-        assert_eq!(n, 0, "sizes {sizes:?}, batch {batch}: {n} allocations in 5 steps");
+        assert_eq!(
+            n, 0,
+            "sizes {sizes:?}, batch {batch}: {n} allocations in 5 steps"
+        );
         // A smaller batch in the same workspace (the last mini-batch of an epoch) too.
         let n = allocations_during(|| {
-            ws.step(&mut net, x.columns(0, 1), y.columns(0, 1), 1e-3, Reduction::Mean).unwrap();
+            ws.step(
+                &mut net,
+                x.columns(0, 1),
+                y.columns(0, 1),
+                1e-3,
+                Reduction::Mean,
+            )
+            .unwrap();
         });
         assert_eq!(n, 0, "sizes {sizes:?}: {n} allocations for a batch of 1");
     }
@@ -83,12 +95,26 @@ fn training_epochs_allocate_nothing_after_the_first() {
     let y = data(3, 50, 0.7).map(|v| v as f32);
     let mut trainer = Trainer::new(&net, 8, 1).unwrap();
     trainer
-        .epoch(&mut net, x.as_view(), y.as_view(), 1e-3, Reduction::Sum, true)
+        .epoch(
+            &mut net,
+            x.as_view(),
+            y.as_view(),
+            1e-3,
+            Reduction::Sum,
+            true,
+        )
         .unwrap();
     let n = allocations_during(|| {
         for _ in 0..3 {
             trainer
-                .epoch(&mut net, x.as_view(), y.as_view(), 1e-3, Reduction::Sum, true)
+                .epoch(
+                    &mut net,
+                    x.as_view(),
+                    y.as_view(),
+                    1e-3,
+                    Reduction::Sum,
+                    true,
+                )
                 .unwrap();
         }
     });

@@ -1,0 +1,227 @@
+//! Training: the loss falls, the same seed gives bit-identical weights, a diverging run stops
+//! with the last finite model, and bad hyper-parameters are refused.
+
+use backprop::{Activation, Error, Network, Reduction, TrainConfig, train};
+use nalgebra::DMatrix;
+use std::ops::ControlFlow;
+
+/// XOR-like data on [−1, 1]²: y = x_0 x_1, one sample per column.
+fn data(n: usize) -> (DMatrix<f64>, DMatrix<f64>) {
+    let x = DMatrix::from_fn(2, n, |r, c| (((c * 7 + r * 13) % 17) as f64 / 8.0) - 1.0);
+    let y = DMatrix::from_fn(1, n, |_, c| x[(0, c)] * x[(1, c)]);
+    (x, y)
+}
+
+fn run(seed: u64, config: &TrainConfig) -> (Network<f64>, Vec<backprop::EpochReport>) {
+    let (x, y) = data(64);
+    let mut net = Network::<f64>::random(&[2, 8, 8, 1], Activation::Tanh, seed).unwrap();
+    let h = train(&mut net, x.as_view(), y.as_view(), config, |_, _| {
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    (net, h)
+}
+
+#[test]
+fn loss_falls() {
+    let config = TrainConfig {
+        learning_rate: 0.01,
+        epochs: 300,
+        batch_size: 8,
+        ..Default::default()
+    };
+    let (_, h) = run(1, &config);
+    let first = h.first().unwrap().loss;
+    let last = h.last().unwrap().loss;
+    assert!(last < first / 5.0, "loss {first} → {last}");
+}
+
+#[test]
+fn same_seed_gives_bit_identical_weights() {
+    let config = TrainConfig {
+        learning_rate: 0.01,
+        epochs: 20,
+        batch_size: 5,
+        seed: 3,
+        ..Default::default()
+    };
+    let (a, _) = run(1, &config);
+    let (b, _) = run(1, &config);
+    for (wa, wb) in a.weights().iter().zip(b.weights()) {
+        assert!(
+            wa.iter()
+                .zip(wb.iter())
+                .all(|(x, y)| x.to_bits() == y.to_bits())
+        );
+    }
+    // A different shuffle seed gives a different result: the seed is used.
+    let (c, _) = run(1, &TrainConfig { seed: 4, ..config });
+    assert_ne!(a, c);
+}
+
+#[test]
+fn mean_reduction_divides_the_step_by_the_batch() {
+    // One full batch of 64 with m = 0.64, mean == one full batch with m = 0.01, sum.
+    let (x, y) = data(64);
+    let start = Network::<f64>::random(&[2, 4, 1], Activation::Sigmoid, 2).unwrap();
+    let mut a = start.clone();
+    let mut b = start.clone();
+    let base = TrainConfig {
+        epochs: 1,
+        batch_size: 64,
+        shuffle: false,
+        ..Default::default()
+    };
+    let go = |net: &mut Network<f64>, c: TrainConfig| {
+        train(net, x.as_view(), y.as_view(), &c, |_, _| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    };
+    go(
+        &mut a,
+        TrainConfig {
+            learning_rate: 0.64,
+            reduction: Reduction::Mean,
+            ..base
+        },
+    );
+    go(
+        &mut b,
+        TrainConfig {
+            learning_rate: 0.01,
+            reduction: Reduction::Sum,
+            ..base
+        },
+    );
+    for (wa, wb) in a.weights().iter().zip(b.weights()) {
+        assert!((wa - wb).amax() < 1e-15);
+    }
+}
+
+#[test]
+fn divergence_stops_with_the_last_finite_model() {
+    let (x, y) = data(64);
+    let y = y * 1e3;
+    let mut net = Network::<f64>::random(&[2, 8, 1], Activation::Identity, 5).unwrap();
+    let mut snapshots = Vec::new();
+    let config = TrainConfig {
+        learning_rate: 10.0,
+        epochs: 1000,
+        batch_size: 64,
+        ..Default::default()
+    };
+    let err = train(&mut net, x.as_view(), y.as_view(), &config, |_, n| {
+        snapshots.push(n.clone());
+        ControlFlow::Continue(())
+    })
+    .unwrap_err();
+    let Error::NonFiniteLoss { epoch, batch, .. } = err else {
+        panic!("expected NonFiniteLoss, got {err}")
+    };
+    assert_eq!(batch, 0);
+    assert!(epoch > 0 && epoch < 1000);
+    // The network holds the weights at the start of the failing epoch: the end of the last
+    // completed one, which are finite.
+    net.check_finite().unwrap();
+    assert_eq!(&net, snapshots.last().unwrap());
+    assert_eq!(snapshots.len(), epoch);
+}
+
+#[test]
+fn early_stop_from_the_callback() {
+    let config = TrainConfig {
+        epochs: 50,
+        ..Default::default()
+    };
+    let (x, y) = data(16);
+    let mut net = Network::<f64>::random(&[2, 3, 1], Activation::Tanh, 0).unwrap();
+    let h = train(&mut net, x.as_view(), y.as_view(), &config, |r, _| {
+        if r.epoch == 4 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .unwrap();
+    assert_eq!(h.len(), 5);
+}
+
+#[test]
+fn bad_hyper_parameters_and_data_are_refused() {
+    let (x, y) = data(8);
+    let mut net = Network::<f64>::random(&[2, 3, 1], Activation::Tanh, 0).unwrap();
+    let go = |net: &mut Network<f64>, c: TrainConfig, x: &DMatrix<f64>, y: &DMatrix<f64>| {
+        train(net, x.as_view(), y.as_view(), &c, |_, _| {
+            ControlFlow::Continue(())
+        })
+    };
+    for lr in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let err = go(
+            &mut net,
+            TrainConfig {
+                learning_rate: lr,
+                ..Default::default()
+            },
+            &x,
+            &y,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidParameter {
+                    name: "learning rate",
+                    ..
+                }
+            ),
+            "{lr}"
+        );
+    }
+    let err = go(
+        &mut net,
+        TrainConfig {
+            batch_size: 0,
+            ..Default::default()
+        },
+        &x,
+        &y,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::InvalidParameter {
+            name: "batch size",
+            ..
+        }
+    ));
+    let mut bad = x.clone();
+    bad[(1, 5)] = f64::NAN;
+    let err = go(&mut net, TrainConfig::default(), &bad, &y).unwrap_err();
+    assert!(matches!(
+        err,
+        Error::NonFiniteData {
+            what: "input",
+            row: 1,
+            sample: 5,
+            ..
+        }
+    ));
+    let err = go(&mut net, TrainConfig::default(), &DMatrix::zeros(3, 8), &y).unwrap_err();
+    assert!(matches!(
+        err,
+        Error::DataShape {
+            what: "inputs",
+            expected: 2,
+            got: 3
+        }
+    ));
+    let err = go(
+        &mut net,
+        TrainConfig::default(),
+        &DMatrix::zeros(2, 0),
+        &DMatrix::zeros(1, 0),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::NoSamples));
+}
