@@ -95,13 +95,11 @@ pub fn train<T: Scalar>(
         backup.copy_weights_from(net)?;
         let loss = match trainer.epoch(net, x, y, m, config.reduction, config.shuffle) {
             Ok(loss) => loss,
-            Err((batch, loss)) => {
-                net.copy_weights_from(&backup)?;
-                return Err(Error::NonFiniteLoss {
-                    epoch,
-                    batch,
-                    loss: loss.as_f64(),
-                });
+            Err(err) => {
+                if matches!(err, Error::NonFiniteLoss { .. }) {
+                    net.copy_weights_from(&backup)?;
+                }
+                return Err(err);
             }
         };
         let report = EpochReport {
@@ -126,6 +124,8 @@ pub struct Trainer<T: Scalar> {
     workspace: Workspace<T>,
     order: Vec<usize>,
     rng: ChaCha8Rng,
+    /// Epochs started so far.
+    epochs: usize,
 }
 
 impl<T: Scalar> Trainer<T> {
@@ -138,15 +138,21 @@ impl<T: Scalar> Trainer<T> {
             workspace: Workspace::new(net, batch_size)?,
             order: Vec::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
+            epochs: 0,
         })
     }
 
-    /// One pass over the data, which the caller has checked with [`Network::check_batch`].
-    /// Returns Σ_batches E, or `Err((batch, E))` at the first non-finite batch loss (that
-    /// batch's update is not applied).
+    /// One pass over the data (`x`: l_0 × N, `y`: l_n × N) in mini-batches, shuffled first when
+    /// `shuffle` is set. Returns Σ_batches E, each E computed before that batch's update.
     ///
     /// The first call for a data set of N samples allocates the order of N indices; later calls
     /// with the same N allocate nothing.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a network of another shape than the trainer's; the data
+    /// errors of [`Network::check_batch`]; [`Error::NonFiniteLoss`] at the first batch whose loss
+    /// is NaN or infinite (that batch's update is not applied; earlier batches' are, so
+    /// [`train`] restores the weights from the start of the epoch).
     pub fn epoch(
         &mut self,
         net: &mut Network<T>,
@@ -155,7 +161,11 @@ impl<T: Scalar> Trainer<T> {
         learning_rate: T,
         reduction: Reduction,
         shuffle: bool,
-    ) -> std::result::Result<T, (usize, T)> {
+    ) -> Result<T> {
+        self.workspace.check_network(net)?;
+        net.check_batch(x, y)?;
+        let epoch = self.epochs;
+        self.epochs += 1;
         let samples = x.ncols();
         if self.order.len() != samples {
             self.order.clear();
@@ -169,7 +179,11 @@ impl<T: Scalar> Trainer<T> {
             self.workspace.load_columns(x, y, columns);
             let e = self.workspace.compute(net, columns.len());
             if !e.finite() {
-                return Err((batch, e));
+                return Err(Error::NonFiniteLoss {
+                    epoch,
+                    batch,
+                    loss: e.as_f64(),
+                });
             }
             self.workspace.update(net, learning_rate, reduction);
             total += e;

@@ -100,7 +100,8 @@ impl<T: Scalar> Workspace<T> {
         &self.z[n - 1][..self.sizes[n] * self.batch]
     }
 
-    fn check(&self, net: &Network<T>, x: DMatrixView<'_, T>, y: DMatrixView<'_, T>) -> Result<()> {
+    /// Checks that `net` has the shape this workspace was built for.
+    pub(crate) fn check_network(&self, net: &Network<T>) -> Result<()> {
         if net.depth() + 1 != self.sizes.len()
             || net
                 .weights()
@@ -117,6 +118,11 @@ impl<T: Scalar> Workspace<T> {
                 ),
             });
         }
+        Ok(())
+    }
+
+    fn check(&self, net: &Network<T>, x: DMatrixView<'_, T>, y: DMatrixView<'_, T>) -> Result<()> {
+        self.check_network(net)?;
         if x.ncols() > self.capacity {
             return Err(Error::InvalidParameter {
                 name: "batch size",
