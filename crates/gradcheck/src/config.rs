@@ -1,0 +1,194 @@
+//! What a check does: which elements, which oracle, in which precision.
+
+use crate::dual::DualActivation;
+use backprop::ActivationFn;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Which elements of each W_i are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Mode {
+    /// Every element W_i^{jk} of every layer.
+    Full,
+    /// `per_layer` distinct elements drawn (seeded) from every layer; all of a layer when it has
+    /// fewer. The report states the coverage.
+    Sampled {
+        /// k, the number of elements checked per layer.
+        per_layer: usize,
+    },
+    /// `directions` seeded random directions V per layer: the directional derivative
+    /// Σ_{jk} (∂E/∂W_i)^{jk} V^{jk} against (E(W_i + hV) − E(W_i − hV)) / 2h, a few loss
+    /// evaluations per direction whatever the layer's size. A layer with a failing direction is
+    /// then checked in full, so that the report names its wrong elements.
+    Projected {
+        /// The number of directions per layer.
+        directions: usize,
+    },
+}
+
+impl Mode {
+    /// The name used on the command line and in reports: `full`, `sampled`, `projected`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Full => "full",
+            Mode::Sampled { .. } => "sampled",
+            Mode::Projected { .. } => "projected",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mode::Full => f.write_str("full"),
+            Mode::Sampled { per_layer } => write!(f, "sampled ({per_layer} per layer)"),
+            Mode::Projected { directions } => write!(f, "projected ({directions} per layer)"),
+        }
+    }
+}
+
+/// The numerical reference the analytic gradient is compared with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Oracle {
+    /// Central differences with Richardson extrapolation and an error estimate per element.
+    #[default]
+    FiniteDifferences,
+    /// Forward-mode dual numbers (num-dual): exact derivatives, rounding aside. Needs a
+    /// [`DualActivation`] (built in for [`backprop::Activation`]). Not available in
+    /// [`Mode::Projected`], whose point is to avoid per-element work.
+    Dual,
+}
+
+/// The precision the numerical reference is computed in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evaluation {
+    /// f64, whatever the network's scalar: f32 weights and data are widened exactly, so an f32
+    /// network is checked against an f64 evaluation of the same function. Needs σ in f64: the
+    /// network's own for f64 networks, otherwise [`CheckConfig::reference_activation`] or the
+    /// built-in activation of the same name.
+    #[default]
+    Widened,
+    /// The network's own scalar. For f32 the error bounds are then those of f32 and far wider.
+    Native,
+}
+
+/// How a check runs. `CheckConfig::default()` is a full finite-difference check with seed 0.
+#[derive(Clone)]
+pub struct CheckConfig {
+    /// Which elements are checked.
+    pub mode: Mode,
+    /// The seed for sampled elements and projection directions.
+    pub seed: u64,
+    /// The numerical reference.
+    pub oracle: Oracle,
+    /// The precision of the numerical reference.
+    pub evaluation: Evaluation,
+    /// How many of the worst elements (largest |analytic − numeric| / allowed) each layer
+    /// report keeps.
+    pub worst: usize,
+    /// σ in f64 for an f32 network whose activation is not built in (see [`Evaluation::Widened`]).
+    pub reference_activation: Option<Arc<dyn ActivationFn<f64>>>,
+    /// σ on dual numbers for [`Oracle::Dual`] when the activation is not built in.
+    pub dual_activation: Option<Arc<dyn DualActivation>>,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Full,
+            seed: 0,
+            oracle: Oracle::FiniteDifferences,
+            evaluation: Evaluation::Widened,
+            worst: 5,
+            reference_activation: None,
+            dual_activation: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for CheckConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckConfig")
+            .field("mode", &self.mode)
+            .field("seed", &self.seed)
+            .field("oracle", &self.oracle)
+            .field("evaluation", &self.evaluation)
+            .field("worst", &self.worst)
+            .field(
+                "reference_activation",
+                &self.reference_activation.as_ref().map(|a| a.name()),
+            )
+            .field("dual_activation", &self.dual_activation)
+            .finish()
+    }
+}
+
+impl CheckConfig {
+    /// Every element of every layer.
+    pub fn full() -> Self {
+        Self::default()
+    }
+
+    /// `per_layer` seeded elements from every layer.
+    pub fn sampled(per_layer: usize) -> Self {
+        Self {
+            mode: Mode::Sampled { per_layer },
+            ..Self::default()
+        }
+    }
+
+    /// `directions` seeded directional derivatives per layer, full mode for a failing layer.
+    pub fn projected(directions: usize) -> Self {
+        Self {
+            mode: Mode::Projected { directions },
+            ..Self::default()
+        }
+    }
+
+    /// The same configuration with another seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The same configuration with another oracle.
+    pub fn with_oracle(mut self, oracle: Oracle) -> Self {
+        self.oracle = oracle;
+        self
+    }
+
+    /// The same configuration with another evaluation precision.
+    pub fn with_evaluation(mut self, evaluation: Evaluation) -> Self {
+        self.evaluation = evaluation;
+        self
+    }
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidConfig`] for zero samples or directions, or the dual oracle in
+    /// projected mode.
+    pub fn validate(&self) -> crate::Result<()> {
+        match self.mode {
+            Mode::Sampled { per_layer: 0 } => Err(crate::Error::InvalidConfig {
+                name: "samples",
+                reason: "sampled mode needs at least 1 element per layer".into(),
+            }),
+            Mode::Projected { directions: 0 } => Err(crate::Error::InvalidConfig {
+                name: "directions",
+                reason: "projected mode needs at least 1 direction per layer".into(),
+            }),
+            Mode::Projected { .. } if self.oracle == Oracle::Dual => {
+                Err(crate::Error::InvalidConfig {
+                    name: "oracle",
+                    reason: "the dual oracle works element by element; use full or sampled mode"
+                        .into(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
