@@ -3,12 +3,15 @@ Gradient checking for `backprop` networks and for any function with an analytic 
 (work in progress: the API is fixed, the bodies are being filled in).
 */
 
+mod bounds;
 pub mod config;
 pub mod dual;
+mod engine;
 pub mod error;
 pub mod function;
 pub mod network;
 pub mod report;
+mod verdict;
 
 pub use config::{CheckConfig, Evaluation, Mode, Oracle};
 pub use dual::DualActivation;
