@@ -319,10 +319,19 @@ impl AnyNetwork {
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = read_file(path)?;
-        let st = SafeTensors::deserialize(&bytes)
+        Self::from_bytes(path, &bytes)
+    }
+
+    /// Parses the bytes of a model file already in memory; `path` only names the source in
+    /// errors.
+    ///
+    /// # Errors
+    /// As [`AnyNetwork::load`].
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let st = SafeTensors::deserialize(bytes)
             .map_err(|e| model_err(path, ModelError::Format(e.to_string())))?;
         let (dtype, views) = weight_views(path, &st, "W")?;
-        let (_, meta) = SafeTensors::read_metadata(&bytes)
+        let (_, meta) = SafeTensors::read_metadata(bytes)
             .map_err(|e| model_err(path, ModelError::Format(e.to_string())))?;
         let meta = meta.metadata().clone().unwrap_or_default();
         fn builtin<T: Scalar>(name: &str) -> Option<Arc<dyn ActivationFn<T>>> {
