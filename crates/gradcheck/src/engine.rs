@@ -372,3 +372,85 @@ impl<'a, F: Scalar> Engine<'a, F> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backprop::Activation;
+    use proptest::prelude::*;
+
+    /// E(W) by a plain forward pass from scratch: the slow, obviously correct reference.
+    fn loss(w: &[DMatrix<f64>], act: &Activation, x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+        let mut a = x.clone();
+        for (m, wm) in w.iter().enumerate() {
+            let z = wm * &a;
+            if m + 1 == w.len() {
+                return (y - z).norm_squared();
+            }
+            a = z.map(|v| ActivationFn::<f64>::sigma(act, v));
+        }
+        unreachable!("a network has at least one layer")
+    }
+
+    prop_compose! {
+        fn case()(sizes in prop::collection::vec(1usize..6, 2..6), b in 1usize..4, act in 0usize..6, seed in any::<u64>())
+            -> (Vec<usize>, usize, Activation, u64) {
+            (sizes, b, Activation::ALL[act], seed)
+        }
+    }
+
+    fn data(
+        sizes: &[usize],
+        b: usize,
+        seed: u64,
+    ) -> (Vec<DMatrix<f64>>, DMatrix<f64>, DMatrix<f64>) {
+        let mut s = seed;
+        let mut next = move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        };
+        let w = sizes
+            .windows(2)
+            .map(|l| DMatrix::from_fn(l[1], l[0], |_, _| next()))
+            .collect();
+        let x = DMatrix::from_fn(sizes[0], b, |_, _| next());
+        let y = DMatrix::from_fn(sizes[sizes.len() - 1], b, |_, _| next());
+        (w, x, y)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// The incremental ΔE (one element, or one direction) equals E(W + t) − E(W) recomputed
+        /// from scratch, to within the rounding bound the engine reports (plus the reference's
+        /// own rounding, a few ulps of E).
+        #[test]
+        fn incremental_difference_matches_full_reevaluation((sizes, b, act, seed) in case(), t in -0.5f64..0.5) {
+            let (w, x, y) = data(&sizes, b, seed);
+            let e0 = loss(&w, &act, &x, &y);
+            let mut eng = Engine::new(w.clone(), &act, x.clone(), y.clone());
+            prop_assert!((eng.loss - e0).abs() <= 1e-12 * (1.0 + e0));
+            for i in 0..w.len() {
+                let (j, k) = ((seed as usize) % w[i].nrows(), (seed as usize / 7) % w[i].ncols());
+                let mut wp = w.clone();
+                wp[i][(j, k)] += t;
+                let want = loss(&wp, &act, &x, &y) - e0;
+                let (got, _) = eng.element(i, j, k, t);
+                let slack = got.err + 64.0 * f64::EPSILON * (1.0 + e0 + want.abs());
+                prop_assert!((got.de - want).abs() <= slack, "layer {i}: {} vs {want} (err {})", got.de, got.err);
+
+                let v = DMatrix::from_fn(w[i].nrows(), w[i].ncols(), |r, c| ((r * 3 + c * 5) % 7) as f64 / 7.0 - 0.4);
+                let va = &v * &eng.a[i];
+                let err_va = (v.abs() * eng.a[i].abs()) * gamma(sizes[i] + 1, eng.u);
+                let mut wp = w.clone();
+                wp[i] += &v * t;
+                let want = loss(&wp, &act, &x, &y) - e0;
+                let (got, _) = eng.direction(i, &va, &err_va, t);
+                let slack = got.err + 64.0 * f64::EPSILON * (1.0 + e0 + want.abs()) * (1.0 + w[i].len() as f64);
+                prop_assert!((got.de - want).abs() <= slack, "layer {i} direction: {} vs {want} (err {})", got.de, got.err);
+            }
+        }
+    }
+}
