@@ -13,7 +13,10 @@
 //!
 //! computed in f64; the f32 data are those values rounded to nearest.
 
-use backprop::{Activation, Network, Scalar};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use backprop::{Activation, Network, Reduction, Scalar, Workspace};
 use nalgebra::DMatrix;
 
 /// A shared shape: layer sizes and batch size.
@@ -100,6 +103,107 @@ pub fn peer_data<T: Scalar>(shape: &Shape) -> (Network<T>, DMatrix<T>, DMatrix<T
     (net, x, y)
 }
 
+impl Shape {
+    /// GEMM floating-point operations of one training step, as the peers count them: forward
+    /// 2 B Σ_i l_i l_{i+1}, ∂E/∂W_i 2 B Σ_i l_i l_{i+1}, W_iᵀ Δ_{i+1} 2 B Σ_{i≥1} l_i l_{i+1}
+    /// (element-wise work and the update are not counted).
+    pub fn step_flops(&self) -> u64 {
+        let l = self.layers;
+        let b = self.batch as u64;
+        let prod = |i: usize| (l[i] * l[i + 1]) as u64;
+        let all: u64 = (0..l.len() - 1).map(prod).sum();
+        let back: u64 = (1..l.len() - 1).map(prod).sum();
+        2 * b * (2 * all + back)
+    }
+
+    /// GEMM floating-point operations of the forward pass: 2 B Σ_i l_i l_{i+1}.
+    pub fn forward_flops(&self) -> u64 {
+        let l = self.layers;
+        2 * self.batch as u64
+            * (0..l.len() - 1)
+                .map(|i| (l[i] * l[i + 1]) as u64)
+                .sum::<u64>()
+    }
+}
+
+/// One timed SGD step on the peers' data, as the peers time it: before every step the weights
+/// are restored to W0 outside the timed region, so every timed step does the same arithmetic
+/// on the same numbers.
+pub struct StepBench<T: Scalar> {
+    /// The peers' initial weights W0.
+    pub initial: Network<T>,
+    /// The network the step updates (restored from `initial` before each step).
+    pub net: Network<T>,
+    /// Inputs, l_0 × B.
+    pub x: DMatrix<T>,
+    /// Targets, l_n × B.
+    pub y: DMatrix<T>,
+    /// The batched workspace (buffers allocated once).
+    pub ws: Workspace<T>,
+}
+
+impl<T: Scalar> StepBench<T> {
+    /// The peers' network and batch for `shape`, a workspace using `threads` threads, and one
+    /// warm-up step (so lazily initialised state is not timed).
+    ///
+    /// # Panics
+    /// If the workspace cannot be built or a thread pool cannot be started.
+    pub fn new(shape: &Shape, threads: usize) -> Self {
+        let (initial, x, y) = peer_data::<T>(shape);
+        let mut ws = Workspace::new(&initial, shape.batch).expect("peer shapes fit in memory");
+        ws.set_threads(threads).expect("thread pool starts");
+        let mut s = Self {
+            net: initial.clone(),
+            initial,
+            x,
+            y,
+            ws,
+        };
+        s.timed_step();
+        s
+    }
+
+    /// Restores W0 (untimed), then times one [`Workspace::step`] with m = 1e-3 and
+    /// [`Reduction::Sum`].
+    ///
+    /// # Panics
+    /// Never for the peer shapes (their data fit their network).
+    pub fn timed_step(&mut self) -> Duration {
+        self.net
+            .copy_weights_from(&self.initial)
+            .expect("same shape");
+        let m = T::of_f64(LEARNING_RATE);
+        let t = Instant::now();
+        let e = self
+            .ws
+            .step(
+                black_box(&mut self.net),
+                black_box(self.x.as_view()),
+                black_box(self.y.as_view()),
+                m,
+                Reduction::Sum,
+            )
+            .expect("peer data fit their network");
+        let d = t.elapsed();
+        black_box(e);
+        d
+    }
+
+    /// Times one forward pass ([`Workspace::forward`]) on the batch.
+    ///
+    /// # Panics
+    /// Never for the peer shapes.
+    pub fn timed_forward(&mut self) -> Duration {
+        let t = Instant::now();
+        let out = self
+            .ws
+            .forward(black_box(&self.net), black_box(self.x.as_view()))
+            .expect("peer data fit their network");
+        black_box(out);
+        t.elapsed()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +236,92 @@ mod tests {
                 (got - want).abs() < 1e-13 * want.abs().max(1.0),
                 "dW{i}: {got} vs {want}"
             );
+        }
+    }
+
+    /// `results.md`'s reference values (numpy, f64) for every shape, through the fast path
+    /// ([`Workspace::gradient`]: the SIMD matrix–vector, rank-1 and packed GEMM kernels on the
+    /// peers' own data): E at W0, Σ X, Σ Y, Σ W0_i and Σ ∂E/∂W_i.
+    #[test]
+    fn every_shape_matches_the_peers_reference_values() {
+        #[allow(clippy::type_complexity)]
+        let table: [(&str, f64, f64, f64, &[f64], &[f64]); 5] = [
+            (
+                "S1",
+                0.4593734350225077,
+                2.070554044902719,
+                0.5367632446130297,
+                &[-0.03866977198035181, 0.4050890479214172, -4.836268648228095],
+                &[
+                    -1.9581838104193678,
+                    0.013768756461395748,
+                    -0.8936661772656226,
+                ],
+            ),
+            (
+                "S2",
+                3.6599490770306646,
+                388.8357331841812,
+                -2.8625533196507553,
+                &[446.80718234164783, 250.15063140821886],
+                &[-3.805248688722766, -1.1738749725431525],
+            ),
+            (
+                "S3",
+                277.6513707839267,
+                25024.140912441995,
+                27.70645455002776,
+                &[20832.74564834028, -9895.22295385372],
+                &[-3.805248688722766, -1.1738749725431525],
+            ),
+            (
+                "S4",
+                1146.3193328333205,
+                100064.73749190255,
+                -1.7162301525351822,
+                &[3085.141731662407, 68927.44043696235, -289083.50946929335],
+                &[3.9903507612250695, 14.567037165231511, -4.063640143758471],
+            ),
+            (
+                "S5",
+                437342.1969766004,
+                524269.3965751962,
+                446.3737159632632,
+                &[730780.64367977, 43481039.50768528, -10465782.356327314],
+                &[14.008448455847947, -7.26951090652676, -14.347298315916909],
+            ),
+        ];
+        let close = |got: f64, want: f64, scale: f64, what: &str| {
+            assert!(
+                (got - want).abs() <= 1e-9 * scale.max(want.abs()).max(1.0),
+                "{what}: {got} vs {want}"
+            );
+        };
+        for (name, e_want, x_sum, y_sum, grad_sums, w_sums) in table {
+            let s = shape(name).unwrap();
+            let (net, x, y) = peer_data::<f64>(&s);
+            close(x.sum(), x_sum, 0.0, &format!("{name} Σ X"));
+            close(y.sum(), y_sum, 0.0, &format!("{name} Σ Y"));
+            for (i, want) in w_sums.iter().enumerate() {
+                close(net.weight(i).sum(), *want, 0.0, &format!("{name} Σ W0_{i}"));
+            }
+            let mut ws = Workspace::new(&net, s.batch).unwrap();
+            let e = ws.gradient(&net, x.as_view(), y.as_view()).unwrap();
+            close(e, e_want, 0.0, &format!("{name} E"));
+            for (i, want) in grad_sums.iter().enumerate() {
+                let g = ws.gradient_ref().layer(i);
+                // Σ of many terms of both signs: relative to Σ |∂E/∂W_i|.
+                let abs_sum: f64 = g.iter().map(|v| v.abs()).sum();
+                close(g.sum(), *want, abs_sum, &format!("{name} Σ ∂E/∂W_{i}"));
+            }
+        }
+    }
+
+    #[test]
+    fn step_flops_match_the_peers_count() {
+        let want = [228u64, 409_088, 26_181_632, 821_559_296, 17_179_869_184];
+        for (s, w) in SHAPES.iter().zip(want) {
+            assert_eq!(s.step_flops(), w, "{}", s.name);
         }
     }
 }

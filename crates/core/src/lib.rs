@@ -63,6 +63,7 @@ pub mod activation;
 pub mod error;
 pub mod forward;
 pub mod gradient;
+pub mod kernels;
 pub mod loss;
 pub mod matmul;
 pub mod memory;

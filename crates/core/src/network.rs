@@ -209,6 +209,14 @@ impl<T: Scalar> Network<T> {
         self.weights[i].as_view_mut()
     }
 
+    /// W_i as a column-major slice (l_{i+1} · l_i elements), for the in-place kernels.
+    ///
+    /// # Panics
+    /// If i ≥ n.
+    pub(crate) fn weight_slice_mut(&mut self, i: usize) -> &mut [T] {
+        self.weights[i].as_mut_slice()
+    }
+
     /// Copies all weights from `other`, a network of the same sizes, without allocating.
     ///
     /// # Errors

@@ -14,10 +14,11 @@
 
 use crate::error::{Error, Result};
 use crate::gradient::{Denominator, Gradient};
-use crate::matmul;
+use crate::kernels::{self, Op, ThreadPool};
 use crate::network::Network;
 use crate::scalar::Scalar;
 use nalgebra::DMatrixView;
+use std::sync::Arc;
 
 /// How the per-sample gradients of a batch are combined before the update.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub struct Workspace<T: Scalar> {
     x: Vec<T>,
     y: Vec<T>,
     batch: usize,
+    /// Worker threads for the large products (None: one thread).
+    pool: Option<Arc<ThreadPool>>,
 }
 
 impl<T: Scalar> Workspace<T> {
@@ -80,7 +83,40 @@ impl<T: Scalar> Workspace<T> {
             sizes,
             capacity,
             batch: 0,
+            pool: None,
         })
+    }
+
+    /// Runs the large matrix products of [`Workspace::gradient`], [`Workspace::step`] and
+    /// [`Workspace::forward`] on `threads` threads (the caller's and `threads − 1` workers
+    /// started now and kept with the workspace; clones share them). 1, the default, runs
+    /// everything on the calling thread. Handing work to the threads allocates nothing.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for 0 threads or when a thread cannot be started.
+    pub fn set_threads(&mut self, threads: usize) -> Result<()> {
+        if threads == 0 {
+            return Err(Error::InvalidParameter {
+                name: "threads",
+                reason: "must be at least 1".into(),
+            });
+        }
+        self.pool = if threads == 1 {
+            None
+        } else {
+            Some(Arc::new(ThreadPool::new(threads).map_err(|e| {
+                Error::InvalidParameter {
+                    name: "threads",
+                    reason: format!("cannot start {threads} threads: {e}"),
+                }
+            })?))
+        };
+        Ok(())
+    }
+
+    /// The number of threads the products run on.
+    pub fn threads(&self) -> usize {
+        self.pool.as_ref().map_or(1, |p| p.threads())
     }
 
     /// The largest batch this workspace holds.
@@ -88,8 +124,8 @@ impl<T: Scalar> Workspace<T> {
         self.capacity
     }
 
-    /// ∂E/∂W_i from the last [`Workspace::gradient`] or [`Workspace::step`], summed over that
-    /// batch.
+    /// ∂E/∂W_i from the last [`Workspace::gradient`] (or training epoch), summed over that
+    /// batch. [`Workspace::step`] does not fill it: it adds −m Δ_{i+1} A_iᵀ to W_i directly.
     pub fn gradient_ref(&self) -> &Gradient<T, Denominator> {
         &self.dw
     }
@@ -152,8 +188,42 @@ impl<T: Scalar> Workspace<T> {
         Ok(self.gradient_unchecked(net, x, y))
     }
 
-    /// One SGD step: computes ∂E/∂W_i on the batch, then W_i ← W_i − m' ∂E/∂W_i with m' = m for
+    /// The forward pass only: Z_{i+1} = W_i A_i, A_i = σ(Z_i) for the batch `x` (l_0 × B), into
+    /// the workspace's buffers; returns the output Z_n (l_n × B, column-major). Allocates
+    /// nothing.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a network of another shape or B > capacity; the errors
+    /// of [`Network::check_inputs`].
+    pub fn forward(&mut self, net: &Network<T>, x: DMatrixView<'_, T>) -> Result<&[T]> {
+        self.check_network(net)?;
+        if x.ncols() > self.capacity {
+            return Err(Error::InvalidParameter {
+                name: "batch size",
+                reason: format!(
+                    "{} samples exceed the workspace capacity {}",
+                    x.ncols(),
+                    self.capacity
+                ),
+            });
+        }
+        net.check_inputs(x)?;
+        let b = x.ncols();
+        for (dst, src) in self.x.iter_mut().zip(x.iter()) {
+            *dst = *src;
+        }
+        self.batch = b;
+        self.forward_pass(net, b);
+        Ok(self.output())
+    }
+
+    /// One SGD step: W_i ← W_i − m' ∂E/∂W_i with ∂E/∂W_i = Δ_{i+1} A_iᵀ on the batch, m' = m for
     /// [`Reduction::Sum`] and m / B for [`Reduction::Mean`]. Returns E before the update.
+    ///
+    /// The update is fused into the backward pass: once Δ_i = σ'(Z_i) ⊙ (W_iᵀ Δ_{i+1}) has
+    /// used the old W_i, the product −m' Δ_{i+1} A_iᵀ is added to W_i in place, without the
+    /// ∂E/∂W_i buffer (so [`Workspace::gradient_ref`] is not updated). It equals
+    /// [`Workspace::gradient`] followed by W_i ← W_i − m' ∂E/∂W_i up to rounding.
     ///
     /// # Errors
     /// As [`Workspace::gradient`]. The weights are not changed on error.
@@ -178,17 +248,37 @@ impl<T: Scalar> Workspace<T> {
         learning_rate: T,
         reduction: Reduction,
     ) -> T {
-        let e = self.gradient_unchecked(net, x, y);
-        self.update(net, learning_rate, reduction);
+        let b = x.ncols();
+        self.load(x, y);
+        self.batch = b;
+        self.forward_pass(net, b);
+        let e = self.output_delta(b);
+        let m = self.scaled_rate(learning_rate, reduction);
+        self.backward_update(net, b, m);
         e
+    }
+
+    /// m' = m, or m / B for [`Reduction::Mean`].
+    fn scaled_rate(&self, learning_rate: T, reduction: Reduction) -> T {
+        match reduction {
+            Reduction::Sum => learning_rate,
+            Reduction::Mean => learning_rate / T::of_f64(self.batch as f64),
+        }
+    }
+
+    /// Copies the batch into the workspace's buffers.
+    fn load(&mut self, x: DMatrixView<'_, T>, y: DMatrixView<'_, T>) {
+        for (dst, src) in self.x.iter_mut().zip(x.iter()) {
+            *dst = *src;
+        }
+        for (dst, src) in self.y.iter_mut().zip(y.iter()) {
+            *dst = *src;
+        }
     }
 
     /// W_i ← W_i − m' ∂E/∂W_i with the gradient of the last pass.
     pub(crate) fn update(&mut self, net: &mut Network<T>, learning_rate: T, reduction: Reduction) {
-        let m = match reduction {
-            Reduction::Sum => learning_rate,
-            Reduction::Mean => learning_rate / T::of_f64(self.batch as f64),
-        };
+        let m = self.scaled_rate(learning_rate, reduction);
         for (i, dw) in self.dw.layers().iter().enumerate() {
             // W_i ← W_i − m ∂E/∂W_i
             let mut w = net.weight_mut(i);
@@ -205,14 +295,8 @@ impl<T: Scalar> Workspace<T> {
         x: DMatrixView<'_, T>,
         y: DMatrixView<'_, T>,
     ) -> T {
-        let b = x.ncols();
-        for (dst, src) in self.x.iter_mut().zip(x.iter()) {
-            *dst = *src;
-        }
-        for (dst, src) in self.y.iter_mut().zip(y.iter()) {
-            *dst = *src;
-        }
-        self.compute(net, b)
+        self.load(x, y);
+        self.compute(net, x.ncols())
     }
 
     /// Copies samples `columns` of `x` and `y` into the batch buffers (the gather of a shuffled
@@ -240,67 +324,229 @@ impl<T: Scalar> Workspace<T> {
         }
     }
 
-    /// The pass over the first `b` samples already in the batch buffers; returns E.
+    /// The pass over the first `b` samples already in the batch buffers; returns E and leaves
+    /// ∂E/∂W_i in `dw`.
     pub(crate) fn compute(&mut self, net: &Network<T>, b: usize) -> T {
-        let n = net.depth();
         self.batch = b;
-        let sizes = &self.sizes;
-        let sigma = net.activation();
-        let x_slice: &[T] = &self.x;
-        let y_slice: &[T] = &self.y;
+        self.forward_pass(net, b);
+        let e = self.output_delta(b);
+        self.backward(net, b);
+        e
+    }
 
-        // Forward: Z_{i+1} = W_i A_i, A_{i+1} = σ(Z_{i+1}).
+    /// Forward: Z_{i+1} = W_i A_i, A_{i+1} = σ(Z_{i+1}) for the first `b` samples.
+    fn forward_pass(&mut self, net: &Network<T>, b: usize) {
+        let n = net.depth();
+        let sigma = net.activation();
+        let pool = self.pool.as_deref();
         for i in 0..n {
-            let (rows, cols) = (sizes[i + 1], sizes[i]);
-            let input: &[T] = if i == 0 { x_slice } else { &self.a[i - 1] };
-            matmul::gemm_nn(
+            let (rows, cols) = (self.sizes[i + 1], self.sizes[i]);
+            let hidden = self.a.len();
+            let (before, after) = self.a.split_at_mut(i.min(hidden));
+            let input: &[T] = if i == 0 { &self.x } else { &before[i - 1] };
+            let z = &mut self.z[i];
+            kernels::product(
+                Op::Nn,
                 rows,
                 cols,
                 b,
+                T::one(),
                 net.weight(i).as_slice(),
                 input,
-                &mut self.z[i],
+                false,
+                z,
+                pool,
             );
             if i + 1 < n {
                 let len = rows * b;
-                sigma.apply(&self.z[i][..len], &mut self.a[i][..len]);
+                sigma.apply(&z[..len], &mut after[0][..len]);
             }
         }
+    }
 
-        // Δ_n = −2 (Y − Z_n) and E = Σ (Y − Z_n)².
+    /// Δ_n = −2 (Y − Z_n); returns E = Σ (Y − Z_n)².
+    fn output_delta(&mut self, b: usize) -> T {
+        let n = self.sizes.len() - 1;
         let two = T::of_f64(2.0);
-        let len = sizes[n] * b;
+        let len = self.sizes[n] * b;
         let mut e = T::zero();
         for ((d, &z), &y) in self.delta[n - 1][..len]
             .iter_mut()
             .zip(&self.z[n - 1][..len])
-            .zip(&y_slice[..len])
+            .zip(&self.y[..len])
         {
             let r = y - z;
             e += r * r;
             *d = -two * r;
         }
+        e
+    }
 
-        // Backward, from layer n down: ∂E/∂W_i = Δ_{i+1} A_iᵀ, Δ_i = σ'(Z_i) ⊙ (W_iᵀ Δ_{i+1}).
-        for i in (0..n).rev() {
-            let (rows, cols) = (sizes[i + 1], sizes[i]);
-            let a_i: &[T] = if i == 0 { x_slice } else { &self.a[i - 1] };
-            matmul::gemm_nt(
+    /// Δ_i = σ'(Z_i) ⊙ (W_iᵀ Δ_{i+1}) into `delta[i − 1]`, for i ≥ 1.
+    fn propagate(&mut self, net: &Network<T>, i: usize, b: usize) {
+        let (rows, cols) = (self.sizes[i + 1], self.sizes[i]);
+        let (lower, upper) = self.delta.split_at_mut(i);
+        let d_i = &mut lower[i - 1];
+        kernels::product(
+            Op::Tn,
+            cols,
+            rows,
+            b,
+            T::one(),
+            net.weight(i).as_slice(),
+            &upper[0],
+            false,
+            d_i,
+            self.pool.as_deref(),
+        );
+        let len = cols * b;
+        net.activation()
+            .mul_prime(&self.z[i - 1][..len], &mut d_i[..len]);
+    }
+
+    /// Backward, from layer n down: ∂E/∂W_i = Δ_{i+1} A_iᵀ into `dw`, and Δ_i.
+    fn backward(&mut self, net: &Network<T>, b: usize) {
+        for i in (0..net.depth()).rev() {
+            let (rows, cols) = (self.sizes[i + 1], self.sizes[i]);
+            let a_i: &[T] = if i == 0 { &self.x } else { &self.a[i - 1] };
+            kernels::product(
+                Op::Nt,
                 rows,
                 b,
                 cols,
+                T::one(),
                 &self.delta[i],
                 a_i,
+                false,
                 self.dw.layer_mut(i).as_mut_slice(),
+                self.pool.as_deref(),
             );
             if i > 0 {
-                let (lower, upper) = self.delta.split_at_mut(i);
-                let d_i = &mut lower[i - 1];
-                matmul::gemm_tn(cols, rows, b, net.weight(i).as_slice(), &upper[0], d_i);
-                let len = cols * b;
-                sigma.mul_prime(&self.z[i - 1][..len], &mut d_i[..len]);
+                self.propagate(net, i, b);
             }
         }
-        e
+    }
+
+    /// Backward with the update fused: Δ_i from the old W_i, then W_i ← W_i − m Δ_{i+1} A_iᵀ.
+    fn backward_update(&mut self, net: &mut Network<T>, b: usize, m: T) {
+        for i in (0..net.depth()).rev() {
+            if i > 0 {
+                self.propagate(net, i, b);
+            }
+            let (rows, cols) = (self.sizes[i + 1], self.sizes[i]);
+            let a_i: &[T] = if i == 0 { &self.x } else { &self.a[i - 1] };
+            kernels::product(
+                Op::Nt,
+                rows,
+                b,
+                cols,
+                -m,
+                &self.delta[i],
+                a_i,
+                true,
+                net.weight_slice_mut(i),
+                self.pool.as_deref(),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Activation;
+    use nalgebra::DMatrix;
+
+    fn data<T: Scalar>(rows: usize, cols: usize, seed: f64) -> DMatrix<T> {
+        DMatrix::from_fn(rows, cols, |r, c| {
+            T::of_f64(((r * 31 + c * 17) as f64 * seed).sin())
+        })
+    }
+
+    /// The fused step (W_i ← W_i − m Δ_{i+1} A_iᵀ inside the backward pass) equals the unfused
+    /// one (∂E/∂W_i from `gradient`, then W_i ← W_i − m ∂E/∂W_i) up to rounding, for batch 1
+    /// (matrix–vector and rank-1 kernels), small and GEMM-sized batches, on 1 and 2 threads.
+    fn fused_step_matches_gradient_then_update<T: Scalar>() {
+        let cases: [(&[usize], usize); 5] = [
+            (&[3, 4, 5, 2], 1),
+            (&[70, 33, 9], 1),
+            (&[70, 33, 9], 13),
+            (&[50, 130, 140, 7], 96),
+            (&[300, 200, 10], 64),
+        ];
+        for (sizes, batch) in cases {
+            for threads in [1, 2] {
+                for reduction in [Reduction::Sum, Reduction::Mean] {
+                    let net0 = Network::<T>::random(sizes, Activation::Sigmoid, 11).unwrap();
+                    let x = data::<T>(sizes[0], batch, 0.37);
+                    let y = data::<T>(sizes[sizes.len() - 1], batch, 0.11);
+                    let m = T::of_f64(0.05);
+                    let mut ws = Workspace::new(&net0, batch).unwrap();
+                    ws.set_threads(threads).unwrap();
+                    let e_ref = ws.gradient(&net0, x.as_view(), y.as_view()).unwrap();
+                    let mut reference = net0.clone();
+                    ws.update(&mut reference, m, reduction);
+                    let mut fused = net0.clone();
+                    let e = ws
+                        .step(&mut fused, x.as_view(), y.as_view(), m, reduction)
+                        .unwrap();
+                    let tol = T::of_f64(1e3) * T::EPSILON;
+                    assert!(
+                        (e - e_ref).abs() <= tol * e_ref.abs().max(T::one()),
+                        "{sizes:?} B={batch}: E {e} vs {e_ref}"
+                    );
+                    for i in 0..net0.depth() {
+                        let (w, r, w0) = (fused.weight(i), reference.weight(i), net0.weight(i));
+                        let step = (r - w0).amax().max(T::EPSILON);
+                        let diff = (w - r).amax();
+                        assert!(
+                            diff <= tol * step + T::of_f64(4.0) * T::EPSILON * w0.amax(),
+                            "{sizes:?} B={batch} threads={threads} {reduction:?}: W{i} differs by {diff} (step {step})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fused_step_matches_gradient_then_update_f64() {
+        fused_step_matches_gradient_then_update::<f64>();
+    }
+
+    #[test]
+    fn fused_step_matches_gradient_then_update_f32() {
+        fused_step_matches_gradient_then_update::<f32>();
+    }
+
+    #[test]
+    fn threads_give_the_same_gradient() {
+        let sizes = [300, 200, 10];
+        let net = Network::<f64>::random(&sizes, Activation::Tanh, 5).unwrap();
+        let x = data::<f64>(300, 64, 0.3);
+        let y = data::<f64>(10, 64, 0.7);
+        let mut one = Workspace::new(&net, 64).unwrap();
+        let mut two = one.clone();
+        two.set_threads(2).unwrap();
+        assert_eq!(two.threads(), 2);
+        let e1 = one.gradient(&net, x.as_view(), y.as_view()).unwrap();
+        let e2 = two.gradient(&net, x.as_view(), y.as_view()).unwrap();
+        assert!((e1 - e2).abs() <= 1e-12 * e1.abs());
+        assert!(one.gradient_ref().max_abs_diff(two.gradient_ref()) <= 1e-12);
+        assert!(two.set_threads(0).is_err());
+    }
+
+    #[test]
+    fn forward_gives_the_output_of_network_forward() {
+        let net = Network::<f32>::random(&[20, 30, 4], Activation::Relu, 2).unwrap();
+        let x = data::<f32>(20, 5, 0.3);
+        let mut ws = Workspace::new(&net, 8).unwrap();
+        let out = ws.forward(&net, x.as_view()).unwrap().to_vec();
+        let trace = net.forward(x.as_view()).unwrap();
+        for (a, b) in out.iter().zip(trace.output().iter()) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        assert_eq!(out.len(), 4 * 5);
+        assert!(ws.forward(&net, data::<f32>(20, 9, 0.1).as_view()).is_err());
     }
 }

@@ -1,0 +1,310 @@
+//! The packed, blocked matrix product C ← α op(A) op(B) (+ C), after Goto and van de Geijn:
+//!
+//! ```text
+//! for jc in steps of NC over the columns of C:
+//!   for pc in steps of KC over k:            B̄ ← B[pc.., jc..] packed in NR-column panels (L3)
+//!     for ic in steps of MC over the rows:   Ā ← A[ic.., pc..] packed in MR-row panels (L2)
+//!       for each NR panel, each MR panel:    micro-kernel on one MR × NR tile of C (L1)
+//! ```
+//!
+//! A and B are read through strides (element (i, p) of A at `a[i rsa + p csa]`), so the three
+//! products of the step (A B, Aᵀ B, A Bᵀ) are one routine. The packing buffers are per thread
+//! and grow only: after the first product of a given size on a thread, none allocates.
+
+use std::cell::RefCell;
+use std::ops::{Add, Mul};
+
+/// An element type with thread-local packing buffers.
+pub(crate) trait Elem:
+    Copy + Default + Add<Output = Self> + Mul<Output = Self> + Send + Sync + 'static
+{
+    /// Runs `f` with this thread's packing buffer of at least `len` elements.
+    fn with_pack<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
+}
+
+thread_local! {
+    static PACK_F64: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+    static PACK_F32: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+macro_rules! elem {
+    ($t:ty, $tls:ident) => {
+        impl Elem for $t {
+            fn with_pack<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+                $tls.with(|cell| {
+                    let mut buf = cell.borrow_mut();
+                    if buf.len() < len {
+                        buf.resize(len, 0.0);
+                    }
+                    f(&mut buf[..len])
+                })
+            }
+        }
+    };
+}
+elem!(f64, PACK_F64);
+elem!(f32, PACK_F32);
+
+/// A micro-kernel with its tile and block sizes.
+pub(crate) trait Micro {
+    type E: Elem;
+    const MR: usize;
+    const NR: usize;
+    /// Depth of a block (Ā panel MR × KC and B̄ panel KC × NR stay in L1 together).
+    const KC: usize;
+    /// Rows of a block of A (Ā, MC × KC, stays in L2).
+    const MC: usize;
+    /// Columns of a block of B (B̄, KC × NC).
+    const NC: usize;
+    /// See `simd::*::micro`.
+    ///
+    /// # Safety
+    /// As `simd::*::micro`.
+    unsafe fn micro(
+        kc: usize,
+        a: *const Self::E,
+        b: *const Self::E,
+        c: *mut Self::E,
+        ldc: usize,
+        alpha: Self::E,
+        accumulate: bool,
+    );
+}
+
+macro_rules! micro {
+    ($name:ident, $module:ident, $e:ty, kc = $kc:expr, mc = $mc:expr, nc = $nc:expr) => {
+        pub(crate) struct $name;
+        impl Micro for $name {
+            type E = $e;
+            const MR: usize = super::simd::$module::MR;
+            const NR: usize = super::simd::$module::NR;
+            const KC: usize = $kc;
+            const MC: usize = $mc;
+            const NC: usize = $nc;
+            #[inline(always)]
+            unsafe fn micro(
+                kc: usize,
+                a: *const $e,
+                b: *const $e,
+                c: *mut $e,
+                ldc: usize,
+                alpha: $e,
+                accumulate: bool,
+            ) {
+                // SAFETY: forwarded contract.
+                unsafe { super::simd::$module::micro(kc, a, b, c, ldc, alpha, accumulate) }
+            }
+        }
+    };
+}
+// KC·NR·size ≈ 24 KiB (the B̄ panel in L1 with an Ā panel), MC·KC·size ≈ 0.75 MiB (L2).
+micro!(F64Avx512, f64_avx512, f64, kc = 256, mc = 384, nc = 3072);
+micro!(F32Avx512, f32_avx512, f32, kc = 512, mc = 384, nc = 3072);
+micro!(F64Avx2, f64_avx2, f64, kc = 256, mc = 384, nc = 3072);
+micro!(F32Avx2, f32_avx2, f32, kc = 512, mc = 384, nc = 3072);
+
+/// A strided read-only matrix: element (i, j) at `ptr[i rs + j cs]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Strided<E> {
+    pub ptr: *const E,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<E> Strided<E> {
+    /// The sub-matrix starting at (i, j).
+    ///
+    /// # Safety
+    /// (i, j) lies within the matrix.
+    unsafe fn at(self, i: usize, j: usize) -> Self {
+        Self {
+            // SAFETY: the caller's.
+            ptr: unsafe { self.ptr.add(i * self.rs + j * self.cs) },
+            ..self
+        }
+    }
+}
+
+/// Packs rows 0..mc, columns 0..kc of `a` into MR-row panels (panel-major, MR elements per
+/// column step), padding the last panel's missing rows with zeros.
+///
+/// # Safety
+/// `a` is valid for mc × kc; `dst` holds ⌈mc/MR⌉·MR·kc elements.
+unsafe fn pack_a<E: Elem>(mr: usize, mc: usize, kc: usize, a: Strided<E>, dst: *mut E) {
+    // SAFETY: indices stay within mc × kc of `a` and the panels of `dst`.
+    unsafe {
+        let mut i0 = 0;
+        let mut out = dst;
+        while i0 < mc {
+            let rows = mr.min(mc - i0);
+            if a.rs == 1 {
+                for p in 0..kc {
+                    let src = a.ptr.add(i0 + p * a.cs);
+                    let d = out.add(p * mr);
+                    std::ptr::copy_nonoverlapping(src, d, rows);
+                    for i in rows..mr {
+                        *d.add(i) = E::default();
+                    }
+                }
+            } else {
+                for i in 0..rows {
+                    let src = a.ptr.add((i0 + i) * a.rs);
+                    for p in 0..kc {
+                        *out.add(p * mr + i) = *src.add(p * a.cs);
+                    }
+                }
+                for i in rows..mr {
+                    for p in 0..kc {
+                        *out.add(p * mr + i) = E::default();
+                    }
+                }
+            }
+            out = out.add(mr * kc);
+            i0 += mr;
+        }
+    }
+}
+
+/// Packs rows 0..kc, columns 0..nc of `b` into NR-column panels (NR elements per row step),
+/// padding the last panel's missing columns with zeros.
+///
+/// # Safety
+/// `b` is valid for kc × nc; `dst` holds ⌈nc/NR⌉·NR·kc elements.
+unsafe fn pack_b<E: Elem>(nr: usize, kc: usize, nc: usize, b: Strided<E>, dst: *mut E) {
+    // SAFETY: indices stay within kc × nc of `b` and the panels of `dst`.
+    unsafe {
+        let mut j0 = 0;
+        let mut out = dst;
+        while j0 < nc {
+            let cols = nr.min(nc - j0);
+            if b.cs == 1 {
+                for p in 0..kc {
+                    let src = b.ptr.add(j0 + p * b.rs);
+                    let d = out.add(p * nr);
+                    std::ptr::copy_nonoverlapping(src, d, cols);
+                    for j in cols..nr {
+                        *d.add(j) = E::default();
+                    }
+                }
+            } else {
+                for j in 0..cols {
+                    let src = b.ptr.add((j0 + j) * b.cs);
+                    for p in 0..kc {
+                        *out.add(p * nr + j) = *src.add(p * b.rs);
+                    }
+                }
+                for j in cols..nr {
+                    for p in 0..kc {
+                        *out.add(p * nr + j) = E::default();
+                    }
+                }
+            }
+            out = out.add(nr * kc);
+            j0 += nr;
+        }
+    }
+}
+
+/// Elements to skip so that `ptr + offset` is 64-byte aligned.
+fn align_offset<E>(ptr: *const E) -> usize {
+    ptr.align_offset(64).min(64 / size_of::<E>())
+}
+
+/// C (m × n, column-major, leading dimension ldc) ← α A B (+ C if `accumulate`) with A m × k
+/// and B k × n strided, on this thread.
+///
+/// # Safety
+/// The CPU supports `K`'s micro-kernel; A, B and C are valid for their extents; C does not
+/// overlap A or B.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm<K: Micro>(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: K::E,
+    a: Strided<K::E>,
+    b: Strided<K::E>,
+    accumulate: bool,
+    c: *mut K::E,
+    ldc: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for j in 0..n {
+                for i in 0..m {
+                    // SAFETY: (i, j) is within C.
+                    unsafe { *c.add(i + j * ldc) = K::E::default() };
+                }
+            }
+        }
+        return;
+    }
+    let (mr, nr) = (K::MR, K::NR);
+    let kc_max = K::KC.min(k);
+    let mc_max = K::MC.min(m.div_ceil(mr) * mr);
+    let nc_max = K::NC.min(n.div_ceil(nr) * nr);
+    let a_len = mc_max * kc_max;
+    let b_len = nc_max * kc_max;
+    let slack = 2 * 64 / size_of::<K::E>();
+    K::E::with_pack(a_len + b_len + slack, |buf| {
+        let base = buf.as_mut_ptr();
+        // SAFETY: both offsets leave a_len and b_len elements inside `buf` (slack covers the
+        // alignment); every pointer below stays within A, B, C or the buffers.
+        unsafe {
+            let ap = base.add(align_offset(base));
+            let bp0 = ap.add(a_len);
+            let bp = bp0.add(align_offset(bp0));
+            let mut tile = [K::E::default(); MAX_TILE];
+            let mut jc = 0;
+            while jc < n {
+                let nc = K::NC.min(n - jc);
+                let mut pc = 0;
+                while pc < k {
+                    let kc = K::KC.min(k - pc);
+                    pack_b(nr, kc, nc, b.at(pc, jc), bp);
+                    let acc = accumulate || pc > 0;
+                    let mut ic = 0;
+                    while ic < m {
+                        let mc = K::MC.min(m - ic);
+                        pack_a(mr, mc, kc, a.at(ic, pc), ap);
+                        let mut jr = 0;
+                        while jr < nc {
+                            let cols = nr.min(nc - jr);
+                            let b_panel = bp.add(jr * kc);
+                            let mut ir = 0;
+                            while ir < mc {
+                                let rows = mr.min(mc - ir);
+                                let a_panel = ap.add(ir * kc);
+                                let cij = c.add(ic + ir + (jc + jr) * ldc);
+                                if rows == mr && cols == nr {
+                                    K::micro(kc, a_panel, b_panel, cij, ldc, alpha, acc);
+                                } else {
+                                    let t = tile.as_mut_ptr();
+                                    K::micro(kc, a_panel, b_panel, t, mr, alpha, false);
+                                    for j in 0..cols {
+                                        for i in 0..rows {
+                                            let cp = cij.add(i + j * ldc);
+                                            let v = *t.add(i + j * mr);
+                                            *cp = if acc { *cp + v } else { v };
+                                        }
+                                    }
+                                }
+                                ir += mr;
+                            }
+                            jr += nr;
+                        }
+                        ic += mc;
+                    }
+                    pc += kc;
+                }
+                jc += nc;
+            }
+        }
+    });
+}
+
+/// The largest MR·NR of the micro-kernels (32 × 12).
+const MAX_TILE: usize = 32 * 12;

@@ -1,0 +1,560 @@
+//! Fast kernels for the batched step, chosen at run time by the CPU's features.
+//!
+//! One entry point, [`product`], computes the three products of the step with a scale α and an
+//! optional accumulation:
+//!
+//! ```text
+//! Op::Nn:  C ← α A B   (+ C)     Z_{i+1} = W_i A_i
+//! Op::Tn:  C ← α Aᵀ B  (+ C)     W_iᵀ Δ_{i+1}
+//! Op::Nt:  C ← α A Bᵀ  (+ C)     ∂E/∂W_i = Δ_{i+1} A_iᵀ, and the fused W_i ← W_i − m Δ_{i+1} A_iᵀ
+//! ```
+//!
+//! all column-major. By shape:
+//!
+//! | case | kernel |
+//! |---|---|
+//! | m·k·n < 256 (the seed's 3-4-5-2 network) | plain loops, no set-up cost |
+//! | one sample: `Nn`/`Tn` with n = 1 | matrix–vector (`gemv_n`, `gemv_t`) |
+//! | one sample: `Nt` with k = 1 | rank-1 update (`ger`) |
+//! | otherwise | packed, blocked GEMM with an MR × NR register-tile micro-kernel ([`gemm`]), split over the columns (or rows) of C between the threads of a [`ThreadPool`] when it is large |
+//!
+//! The vector kernels exist for AVX-512F and for AVX2 + FMA (`simd`), for f32 and f64; the
+//! instruction set is detected once ([`isa`]); other CPUs and other scalar types take the plain
+//! loops. Nothing here allocates after a product of a given size has run once on a thread
+//! (the packing buffers are per thread and only grow). Every kernel is tested against the plain
+//! reference loops of [`crate::matmul`].
+
+mod gemm;
+mod pool;
+#[cfg(target_arch = "x86_64")]
+mod simd;
+
+pub use pool::ThreadPool;
+
+use crate::scalar::Scalar;
+use std::any::TypeId;
+use std::sync::OnceLock;
+
+/// The vector instruction set the kernels use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512F (512-bit vectors, 32 registers).
+    Avx512,
+    /// AVX2 with FMA (256-bit vectors, 16 registers).
+    Avx2,
+    /// No vector kernels: the plain loops.
+    Plain,
+}
+
+/// The instruction set of this CPU, detected once. The environment variable `BACKPROP_ISA`
+/// (`plain`, `avx2` or `avx512`) can lower it, e.g. to compare kernels; it cannot raise it above
+/// what the CPU supports.
+pub fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| {
+        let best = detect();
+        match std::env::var("BACKPROP_ISA").as_deref() {
+            Ok("plain") => Isa::Plain,
+            Ok("avx2") if best != Isa::Plain => Isa::Avx2,
+            _ => best,
+        }
+    })
+}
+
+fn detect() -> Isa {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return Isa::Avx512;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return Isa::Avx2;
+        }
+    }
+    Isa::Plain
+}
+
+/// Which product [`product`] computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// C = A B with A m × k, B k × n.
+    Nn,
+    /// C = Aᵀ B with A stored k × m, B k × n.
+    Tn,
+    /// C = A Bᵀ with A m × k, B stored n × k.
+    Nt,
+}
+
+/// Products smaller than this (m·k·n) take the plain loops.
+const TINY: usize = 256;
+/// Products with at least this many multiply-adds (m·k·n) are split between threads.
+const PARALLEL: usize = 1 << 20;
+
+/// C (m × n) ← α op(A, B) (+ C when `accumulate`), column-major, with the fastest kernel for
+/// this CPU, shape and scalar type; split between `pool`'s threads when large.
+///
+/// # Panics
+/// If a slice is shorter than its shape.
+#[allow(clippy::too_many_arguments)]
+pub fn product<T: Scalar>(
+    op: Op,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: &[T],
+    b: &[T],
+    accumulate: bool,
+    c: &mut [T],
+    pool: Option<&ThreadPool>,
+) {
+    product_with(isa(), op, m, k, n, alpha, a, b, accumulate, c, pool);
+}
+
+/// [`product`] with a given instruction set (which the CPU must support, or `Plain`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn product_with<T: Scalar>(
+    isa: Isa,
+    op: Op,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: &[T],
+    b: &[T],
+    accumulate: bool,
+    c: &mut [T],
+    pool: Option<&ThreadPool>,
+) {
+    assert!(
+        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
+        "product {op:?}: slices of {}, {}, {} elements for m = {m}, k = {k}, n = {n}",
+        a.len(),
+        b.len(),
+        c.len()
+    );
+    #[cfg(target_arch = "x86_64")]
+    if isa != Isa::Plain && m * k * n >= TINY {
+        if let (Some(a64), Some(b64)) = (cast::<T, f64>(a), cast::<T, f64>(b)) {
+            let c64 = cast_mut::<T, f64>(c).expect("same type as a");
+            // SAFETY: `isa` is supported (detected by `isa()` or checked by the caller), the
+            // slices hold their shapes (asserted above), and c is a distinct &mut.
+            unsafe {
+                x86::product_f64(
+                    isa,
+                    op,
+                    m,
+                    k,
+                    n,
+                    alpha.as_f64(),
+                    a64,
+                    b64,
+                    accumulate,
+                    c64,
+                    pool,
+                )
+            };
+            return;
+        }
+        if let (Some(a32), Some(b32)) = (cast::<T, f32>(a), cast::<T, f32>(b)) {
+            let c32 = cast_mut::<T, f32>(c).expect("same type as a");
+            // f32 → f64 → f32 is exact.
+            let alpha = alpha.as_f64() as f32;
+            // SAFETY: as above.
+            unsafe { x86::product_f32(isa, op, m, k, n, alpha, a32, b32, accumulate, c32, pool) };
+            return;
+        }
+    }
+    let _ = (isa, pool);
+    plain(op, m, k, n, alpha, a, b, accumulate, c);
+}
+
+/// `s` as a slice of `U` when `T` is `U`.
+fn cast<T: 'static, U: 'static>(s: &[T]) -> Option<&[U]> {
+    (TypeId::of::<T>() == TypeId::of::<U>())
+        // SAFETY: T and U are the same type.
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<U>(), s.len()) })
+}
+
+/// `s` as a mutable slice of `U` when `T` is `U`.
+fn cast_mut<T: 'static, U: 'static>(s: &mut [T]) -> Option<&mut [U]> {
+    (TypeId::of::<T>() == TypeId::of::<U>())
+        // SAFETY: T and U are the same type; the borrow is moved into the result.
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<U>(), s.len()) })
+}
+
+/// The plain loops, for every scalar type: column-major, the innermost loop down a column.
+#[allow(clippy::too_many_arguments)]
+fn plain<T: Scalar>(
+    op: Op,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: &[T],
+    b: &[T],
+    accumulate: bool,
+    c: &mut [T],
+) {
+    let (a, c) = (&a[..m * k], &mut c[..m * n]);
+    if m == 0 {
+        return;
+    }
+    for (j, c_j) in c.chunks_exact_mut(m).enumerate() {
+        if !accumulate && op != Op::Tn {
+            c_j.fill(T::zero());
+        }
+        match op {
+            Op::Nn | Op::Nt => {
+                for (p, a_p) in a.chunks_exact(m).enumerate() {
+                    let b_pj = if op == Op::Nn {
+                        b[j * k + p]
+                    } else {
+                        b[p * n + j]
+                    };
+                    let s = alpha * b_pj;
+                    for (c, &a) in c_j.iter_mut().zip(a_p) {
+                        *c += a * s;
+                    }
+                }
+            }
+            Op::Tn => {
+                let b_j = &b[j * k..(j + 1) * k];
+                for (i, c) in c_j.iter_mut().enumerate() {
+                    let mut s = T::zero();
+                    for (&a, &b) in a[i * k..(i + 1) * k].iter().zip(b_j) {
+                        s += a * b;
+                    }
+                    let v = alpha * s;
+                    *c = if accumulate { *c + v } else { v };
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::gemm::{self, Micro, Strided};
+    use super::simd::{f32_avx2, f32_avx512, f64_avx2, f64_avx512};
+    use super::{Isa, Op, PARALLEL, ThreadPool};
+
+    /// A value shared with the pool's threads: raw pointers into the caller's buffers, whose
+    /// parts the threads read (A, B) or write disjointly (C).
+    #[derive(Clone, Copy)]
+    struct Shared<T>(T);
+    // SAFETY: see the type's doc; `run_gemm` hands each thread a disjoint block of C.
+    unsafe impl<T> Sync for Shared<T> {}
+    // SAFETY: as above.
+    unsafe impl<T> Send for Shared<T> {}
+    impl<T: Copy> Shared<T> {
+        fn get(self) -> T {
+            self.0
+        }
+    }
+
+    /// The packed GEMM on one thread, or split over `pool`'s threads along the larger of m and
+    /// n (in whole micro-tiles).
+    ///
+    /// # Safety
+    /// As [`gemm::gemm`].
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn run_gemm<K: Micro>(
+        m: usize,
+        n: usize,
+        k: usize,
+        alpha: K::E,
+        a: Strided<K::E>,
+        b: Strided<K::E>,
+        accumulate: bool,
+        c: *mut K::E,
+        pool: Option<&ThreadPool>,
+    ) {
+        let ldc = m;
+        let threads = pool.map_or(1, ThreadPool::threads);
+        let (split_n, unit, len) = if n >= m {
+            (true, K::NR, n)
+        } else {
+            (false, K::MR, m)
+        };
+        if threads < 2 || m * n * k < PARALLEL || len < 2 * unit {
+            // SAFETY: the caller's.
+            unsafe { gemm::gemm::<K>(m, n, k, alpha, a, b, accumulate, c, ldc) };
+            return;
+        }
+        let pool = pool.expect("threads ≥ 2");
+        let chunk = len.div_ceil(threads).div_ceil(unit) * unit;
+        let (a, b, c) = (Shared(a), Shared(b), Shared(c));
+        pool.run(&move |t| {
+            let start = t * chunk;
+            if start >= len {
+                return;
+            }
+            let part = chunk.min(len - start);
+            let (a, b, c) = (a.get(), b.get(), c.get());
+            // SAFETY: each part is a disjoint block of columns (or rows) of C, and the matching
+            // columns of B (or rows of A), all within the caller's extents.
+            unsafe {
+                if split_n {
+                    let b = Strided {
+                        ptr: b.ptr.add(start * b.cs),
+                        ..b
+                    };
+                    gemm::gemm::<K>(m, part, k, alpha, a, b, accumulate, c.add(start * ldc), ldc);
+                } else {
+                    let a = Strided {
+                        ptr: a.ptr.add(start * a.rs),
+                        ..a
+                    };
+                    gemm::gemm::<K>(part, n, k, alpha, a, b, accumulate, c.add(start), ldc);
+                }
+            }
+        });
+    }
+
+    macro_rules! product_for {
+        ($name:ident, $e:ty, $avx512:ident, $avx2:ident, $g512:ty, $g2:ty) => {
+            /// `super::product` for this element type with a vector instruction set.
+            ///
+            /// # Safety
+            /// The CPU supports `isa` (not `Plain`); the slices hold their shapes.
+            #[allow(clippy::too_many_arguments)]
+            pub(super) unsafe fn $name(
+                isa: Isa,
+                op: Op,
+                m: usize,
+                k: usize,
+                n: usize,
+                alpha: $e,
+                a: &[$e],
+                b: &[$e],
+                accumulate: bool,
+                c: &mut [$e],
+                pool: Option<&ThreadPool>,
+            ) {
+                let avx512 = isa == Isa::Avx512;
+                let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+                // SAFETY: the caller guarantees the features and the extents; each kernel
+                // reads and writes exactly the shapes given.
+                unsafe {
+                    match op {
+                        Op::Nn if n == 1 => {
+                            if avx512 {
+                                $avx512::gemv_n(m, k, alpha, pa, pb, pc, accumulate)
+                            } else {
+                                $avx2::gemv_n(m, k, alpha, pa, pb, pc, accumulate)
+                            }
+                        }
+                        Op::Tn if n == 1 => {
+                            if avx512 {
+                                $avx512::gemv_t(m, k, alpha, pa, pb, pc, accumulate)
+                            } else {
+                                $avx2::gemv_t(m, k, alpha, pa, pb, pc, accumulate)
+                            }
+                        }
+                        Op::Nt if k == 1 => {
+                            if avx512 {
+                                $avx512::ger(m, n, alpha, pa, pb, pc, accumulate)
+                            } else {
+                                $avx2::ger(m, n, alpha, pa, pb, pc, accumulate)
+                            }
+                        }
+                        _ => {
+                            let (sa, sb) = match op {
+                                Op::Nn => ((1, m), (1, k)),
+                                Op::Tn => ((k, 1), (1, k)),
+                                Op::Nt => ((1, m), (n, 1)),
+                            };
+                            let sa = Strided { ptr: pa, rs: sa.0, cs: sa.1 };
+                            let sb = Strided { ptr: pb, rs: sb.0, cs: sb.1 };
+                            if avx512 {
+                                run_gemm::<$g512>(m, n, k, alpha, sa, sb, accumulate, pc, pool)
+                            } else {
+                                run_gemm::<$g2>(m, n, k, alpha, sa, sb, accumulate, pc, pool)
+                            }
+                        }
+                    }
+                }
+            }
+        };
+    }
+    product_for!(
+        product_f64,
+        f64,
+        f64_avx512,
+        f64_avx2,
+        gemm::F64Avx512,
+        gemm::F64Avx2
+    );
+    product_for!(
+        product_f32,
+        f32,
+        f32_avx512,
+        f32_avx2,
+        gemm::F32Avx512,
+        gemm::F32Avx2
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matmul;
+
+    /// The instruction sets this CPU can run, all checked.
+    fn isas() -> Vec<Isa> {
+        let mut v = vec![Isa::Plain];
+        match detect() {
+            Isa::Avx512 => v.extend([Isa::Avx2, Isa::Avx512]),
+            Isa::Avx2 => v.push(Isa::Avx2),
+            Isa::Plain => {}
+        }
+        v
+    }
+
+    /// A small deterministic generator (xorshift), values in [−1, 1).
+    struct Gen(u64);
+    impl Gen {
+        fn next(&mut self) -> f64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            ((self.next() + 1.0) / 2.0 * n as f64) as usize % n
+        }
+        fn vec<T: Scalar>(&mut self, len: usize) -> Vec<T> {
+            (0..len).map(|_| T::of_f64(self.next())).collect()
+        }
+    }
+
+    /// Checks one product against the reference loops: C_ref = α op(A, B) (+ C0), element by
+    /// element, to 4 k ε Σ_p |A_ip B_pj| (+ |C0|), the rounding bound of a sum of k products.
+    #[allow(clippy::too_many_arguments)]
+    fn check_one<T: Scalar>(
+        isa: Isa,
+        op: Op,
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: f64,
+        accumulate: bool,
+        pool: Option<&ThreadPool>,
+        g: &mut Gen,
+    ) {
+        let a = g.vec::<T>(m * k);
+        let b = g.vec::<T>(k * n);
+        let c0 = g.vec::<T>(m * n);
+        let mut reference = vec![T::zero(); m * n];
+        let mut bound = vec![T::zero(); m * n];
+        let abs = |v: &[T]| v.iter().map(|x| x.abs()).collect::<Vec<T>>();
+        type Reference<T> = fn(usize, usize, usize, &[T], &[T], &mut [T]);
+        let f: Reference<T> = match op {
+            Op::Nn => matmul::gemm_nn,
+            Op::Tn => matmul::gemm_tn,
+            Op::Nt => matmul::gemm_nt,
+        };
+        f(m, k, n, &a, &b, &mut reference);
+        f(m, k, n, &abs(&a), &abs(&b), &mut bound);
+        let alpha_t = T::of_f64(alpha);
+        let mut c = c0.clone();
+        product_with(isa, op, m, k, n, alpha_t, &a, &b, accumulate, &mut c, pool);
+        let eps = T::EPSILON.as_f64();
+        for idx in 0..m * n {
+            let want =
+                alpha * reference[idx].as_f64() + if accumulate { c0[idx].as_f64() } else { 0.0 };
+            let tol = 4.0
+                * (k as f64 + 2.0)
+                * eps
+                * (alpha.abs() * bound[idx].as_f64()
+                    + if accumulate {
+                        c0[idx].as_f64().abs()
+                    } else {
+                        0.0
+                    })
+                + f64::MIN_POSITIVE;
+            let got = c[idx].as_f64();
+            assert!(
+                (got - want).abs() <= tol,
+                "{isa:?} {op:?} {} m={m} k={k} n={n} α={alpha} acc={accumulate}: C[{}, {}] = {got}, reference {want} (tolerance {tol:e})",
+                std::any::type_name::<T>(),
+                idx % m,
+                idx / m
+            );
+        }
+    }
+
+    fn random_shapes<T: Scalar>(pool: Option<&ThreadPool>, cases: usize, seed: u64) {
+        let mut g = Gen(seed);
+        for isa in isas() {
+            for case in 0..cases {
+                // Mostly small odd sizes; some cross the blocks (MC = 384, KC = 256/512).
+                let big = case % 8 == 0;
+                let dim = |g: &mut Gen, max: usize| 1 + g.below(max);
+                let (m, k, n) = if big {
+                    (dim(&mut g, 420), dim(&mut g, 560), dim(&mut g, 40))
+                } else {
+                    (dim(&mut g, 70), dim(&mut g, 70), dim(&mut g, 40))
+                };
+                for op in [Op::Nn, Op::Tn, Op::Nt] {
+                    let alpha = [1.0, -1e-3, 0.75][case % 3];
+                    let accumulate = case % 2 == 1;
+                    check_one::<T>(isa, op, m, k, n, alpha, accumulate, pool, &mut g);
+                    // The batch-1 shapes: matrix–vector and rank-1.
+                    check_one::<T>(isa, op, m, k, 1, alpha, accumulate, pool, &mut g);
+                    check_one::<T>(isa, op, m, 1, n, alpha, accumulate, pool, &mut g);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_kernel_matches_the_reference_loops() {
+        random_shapes::<f64>(None, 40, 0x1234_5678);
+        random_shapes::<f32>(None, 40, 0x8765_4321);
+    }
+
+    #[test]
+    fn threaded_products_match_the_reference_loops() {
+        let pool = ThreadPool::new(3).unwrap();
+        let mut g = Gen(99);
+        for isa in isas() {
+            for &(m, k, n) in &[
+                (300, 200, 50),
+                (40, 300, 700),
+                (129, 257, 130),
+                (1000, 3, 400),
+            ] {
+                for op in [Op::Nn, Op::Tn, Op::Nt] {
+                    check_one::<f64>(isa, op, m, k, n, -0.5, true, Some(&pool), &mut g);
+                    check_one::<f32>(isa, op, m, k, n, 1.0, false, Some(&pool), &mut g);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wide_products_cross_the_column_blocks() {
+        // n > NC = 3072 and k > KC: every blocking loop runs more than once.
+        let mut g = Gen(7);
+        for isa in isas() {
+            check_one::<f64>(isa, Op::Nn, 5, 300, 3100, 1.0, false, None, &mut g);
+            check_one::<f32>(isa, Op::Nt, 3, 600, 3100, -2.0, true, None, &mut g);
+        }
+    }
+
+    #[test]
+    fn empty_inner_dimension_gives_zero_or_keeps_c() {
+        for isa in isas() {
+            for op in [Op::Nn, Op::Tn, Op::Nt] {
+                let mut c = vec![3.0f64; 6 * 50];
+                product_with(isa, op, 6, 0, 50, 1.0, &[], &[], true, &mut c, None);
+                assert!(c.iter().all(|&v| v == 3.0), "{isa:?} {op:?}");
+                product_with(isa, op, 6, 0, 50, 1.0, &[], &[], false, &mut c, None);
+                assert!(c.iter().all(|&v| v == 0.0), "{isa:?} {op:?}");
+            }
+        }
+    }
+}

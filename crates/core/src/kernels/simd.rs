@@ -1,0 +1,324 @@
+//! The x86-64 SIMD kernels, one module per (instruction set, element type), generated from one
+//! body by [`simd_kernels!`]:
+//!
+//! | kernel | computes | used for |
+//! |---|---|---|
+//! | `micro` | C (MR × NR) = α Ā B̄ (+ C) from packed panels Ā (MR × kc) and B̄ (kc × NR) | every tile of the packed GEMM |
+//! | `gemv_n` | y = α A x (+ y), A column-major | z_{i+1} = W_i a_i for one sample |
+//! | `gemv_t` | y = α Aᵀ x (+ y), A column-major | W_iᵀ δ_{i+1} for one sample |
+//! | `ger` | C = α x yᵀ (+ C) | ∂E/∂W_i = δ_{i+1} a_iᵀ, and the fused W_i ← W_i − m δ_{i+1} a_iᵀ |
+//!
+//! MR = 2 vectors, NR = 12 (AVX-512: 24 accumulators of the 32 registers) or 6 (AVX2: 12 of
+//! 16). Every function is `unsafe`: it needs its CPU features (checked by the caller through
+//! `is_x86_feature_detected!`) and valid pointers for the extents its doc states.
+
+#![allow(clippy::too_many_arguments)]
+
+macro_rules! simd_kernels {
+    (
+        $module:ident, $feature:literal, $elem:ty, lanes = $lanes:expr, nr = $nr:expr,
+        zero = $zero:ident, load = $load:ident, store = $store:ident, splat = $splat:ident,
+        fma = $fma:ident, add = $add:ident, mul = $mul:ident
+    ) => {
+        pub(crate) mod $module {
+            #[allow(clippy::wildcard_imports)]
+            use core::arch::x86_64::*;
+
+            /// Elements per vector.
+            pub(crate) const LANES: usize = $lanes;
+            /// Rows of a micro-tile (two vectors).
+            pub(crate) const MR: usize = 2 * $lanes;
+            /// Columns of a micro-tile.
+            pub(crate) const NR: usize = $nr;
+
+            /// C ← α Ā B̄ (+ C if `accumulate`) for one MR × NR tile: Ā is packed MR per k-step,
+            /// B̄ NR per k-step, C(i, j) is at `c + i + j ldc`.
+            ///
+            /// # Safety
+            /// The CPU has the module's features; `a` holds kc·MR, `b` kc·NR elements; C's tile
+            /// is valid for reads and writes.
+            #[target_feature(enable = $feature)]
+            pub(crate) unsafe fn micro(
+                kc: usize,
+                a: *const $elem,
+                b: *const $elem,
+                c: *mut $elem,
+                ldc: usize,
+                alpha: $elem,
+                accumulate: bool,
+            ) {
+                // SAFETY: extents as documented; unaligned loads and stores throughout.
+                unsafe {
+                    let mut c0 = [$zero(); NR];
+                    let mut c1 = [$zero(); NR];
+                    let (mut a, mut b) = (a, b);
+                    for _ in 0..kc {
+                        let a0 = $load(a);
+                        let a1 = $load(a.add(LANES));
+                        for j in 0..NR {
+                            let bj = $splat(*b.add(j));
+                            c0[j] = $fma(a0, bj, c0[j]);
+                            c1[j] = $fma(a1, bj, c1[j]);
+                        }
+                        a = a.add(MR);
+                        b = b.add(NR);
+                    }
+                    let va = $splat(alpha);
+                    for j in 0..NR {
+                        let cj = c.add(j * ldc);
+                        let mut r0 = $mul(c0[j], va);
+                        let mut r1 = $mul(c1[j], va);
+                        if accumulate {
+                            r0 = $add($load(cj), r0);
+                            r1 = $add($load(cj.add(LANES)), r1);
+                        }
+                        $store(cj, r0);
+                        $store(cj.add(LANES), r1);
+                    }
+                }
+            }
+
+            /// y (m) ← α A x (+ y) with A m × k column-major (leading dimension m), x (k).
+            ///
+            /// # Safety
+            /// The CPU has the module's features; `a` holds m·k, `x` k, `y` m elements.
+            #[target_feature(enable = $feature)]
+            pub(crate) unsafe fn gemv_n(
+                m: usize,
+                k: usize,
+                alpha: $elem,
+                a: *const $elem,
+                x: *const $elem,
+                y: *mut $elem,
+                accumulate: bool,
+            ) {
+                // SAFETY: every index below is < m (rows) and < k (columns).
+                unsafe {
+                    const BLOCK: usize = 8;
+                    let va = $splat(alpha);
+                    let mut i = 0;
+                    // Blocks of 8 vectors of rows: 8 independent FMA chains over the columns.
+                    while i + BLOCK * LANES <= m {
+                        let mut acc = [$zero(); BLOCK];
+                        for p in 0..k {
+                            let s = $splat(*x.add(p));
+                            let col = a.add(i + p * m);
+                            for v in 0..BLOCK {
+                                acc[v] = $fma($load(col.add(v * LANES)), s, acc[v]);
+                            }
+                        }
+                        for v in 0..BLOCK {
+                            let yp = y.add(i + v * LANES);
+                            let mut r = $mul(acc[v], va);
+                            if accumulate {
+                                r = $add($load(yp), r);
+                            }
+                            $store(yp, r);
+                        }
+                        i += BLOCK * LANES;
+                    }
+                    // Single vectors, two chains each (even and odd columns).
+                    while i + LANES <= m {
+                        let (mut e, mut o) = ($zero(), $zero());
+                        let mut p = 0;
+                        while p + 1 < k {
+                            e = $fma($load(a.add(i + p * m)), $splat(*x.add(p)), e);
+                            o = $fma($load(a.add(i + (p + 1) * m)), $splat(*x.add(p + 1)), o);
+                            p += 2;
+                        }
+                        if p < k {
+                            e = $fma($load(a.add(i + p * m)), $splat(*x.add(p)), e);
+                        }
+                        let yp = y.add(i);
+                        let mut r = $mul($add(e, o), va);
+                        if accumulate {
+                            r = $add($load(yp), r);
+                        }
+                        $store(yp, r);
+                        i += LANES;
+                    }
+                    // Remaining rows: scalar, four chains.
+                    for r in i..m {
+                        let mut s = [0.0 as $elem; 4];
+                        let mut p = 0;
+                        while p + 4 <= k {
+                            for u in 0..4 {
+                                s[u] += *a.add(r + (p + u) * m) * *x.add(p + u);
+                            }
+                            p += 4;
+                        }
+                        for q in p..k {
+                            s[0] += *a.add(r + q * m) * *x.add(q);
+                        }
+                        let v = alpha * ((s[0] + s[1]) + (s[2] + s[3]));
+                        *y.add(r) = if accumulate { *y.add(r) + v } else { v };
+                    }
+                }
+            }
+
+            /// y (m) ← α Aᵀ x (+ y) with A k × m column-major (leading dimension k), x (k):
+            /// y_i is the dot product of column i of A with x.
+            ///
+            /// # Safety
+            /// The CPU has the module's features; `a` holds k·m, `x` k, `y` m elements.
+            #[target_feature(enable = $feature)]
+            pub(crate) unsafe fn gemv_t(
+                m: usize,
+                k: usize,
+                alpha: $elem,
+                a: *const $elem,
+                x: *const $elem,
+                y: *mut $elem,
+                accumulate: bool,
+            ) {
+                // SAFETY: every index below is < k (rows of A) and < m (columns).
+                unsafe {
+                    let kv = k - k % LANES;
+                    let mut i = 0;
+                    // Four columns at a time share the loads of x.
+                    while i + 4 <= m {
+                        let mut acc = [$zero(); 4];
+                        let mut p = 0;
+                        while p < kv {
+                            let xv = $load(x.add(p));
+                            for u in 0..4 {
+                                acc[u] = $fma($load(a.add((i + u) * k + p)), xv, acc[u]);
+                            }
+                            p += LANES;
+                        }
+                        for u in 0..4 {
+                            let mut lanes = [0.0 as $elem; LANES];
+                            $store(lanes.as_mut_ptr(), acc[u]);
+                            let mut s = lanes.iter().copied().sum::<$elem>();
+                            for q in kv..k {
+                                s += *a.add((i + u) * k + q) * *x.add(q);
+                            }
+                            let v = alpha * s;
+                            let yp = y.add(i + u);
+                            *yp = if accumulate { *yp + v } else { v };
+                        }
+                        i += 4;
+                    }
+                    for i in i..m {
+                        let mut acc = $zero();
+                        let mut p = 0;
+                        while p < kv {
+                            acc = $fma($load(a.add(i * k + p)), $load(x.add(p)), acc);
+                            p += LANES;
+                        }
+                        let mut lanes = [0.0 as $elem; LANES];
+                        $store(lanes.as_mut_ptr(), acc);
+                        let mut s = lanes.iter().copied().sum::<$elem>();
+                        for q in kv..k {
+                            s += *a.add(i * k + q) * *x.add(q);
+                        }
+                        let v = alpha * s;
+                        let yp = y.add(i);
+                        *yp = if accumulate { *yp + v } else { v };
+                    }
+                }
+            }
+
+            /// C (m × n) ← α x yᵀ (+ C), column-major with leading dimension m: column j of C
+            /// gets (α y_j) x.
+            ///
+            /// # Safety
+            /// The CPU has the module's features; `x` holds m, `y` n, `c` m·n elements.
+            #[target_feature(enable = $feature)]
+            pub(crate) unsafe fn ger(
+                m: usize,
+                n: usize,
+                alpha: $elem,
+                x: *const $elem,
+                y: *const $elem,
+                c: *mut $elem,
+                accumulate: bool,
+            ) {
+                // SAFETY: every index below is < m (rows) and < n (columns).
+                unsafe {
+                    let mv = m - m % LANES;
+                    for j in 0..n {
+                        let sj = alpha * *y.add(j);
+                        let s = $splat(sj);
+                        let col = c.add(j * m);
+                        let mut i = 0;
+                        if accumulate {
+                            while i < mv {
+                                $store(col.add(i), $fma($load(x.add(i)), s, $load(col.add(i))));
+                                i += LANES;
+                            }
+                            for i in mv..m {
+                                *col.add(i) += *x.add(i) * sj;
+                            }
+                        } else {
+                            while i < mv {
+                                $store(col.add(i), $mul($load(x.add(i)), s));
+                                i += LANES;
+                            }
+                            for i in mv..m {
+                                *col.add(i) = *x.add(i) * sj;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+
+simd_kernels!(
+    f64_avx512,
+    "avx512f",
+    f64,
+    lanes = 8,
+    nr = 12,
+    zero = _mm512_setzero_pd,
+    load = _mm512_loadu_pd,
+    store = _mm512_storeu_pd,
+    splat = _mm512_set1_pd,
+    fma = _mm512_fmadd_pd,
+    add = _mm512_add_pd,
+    mul = _mm512_mul_pd
+);
+simd_kernels!(
+    f32_avx512,
+    "avx512f",
+    f32,
+    lanes = 16,
+    nr = 12,
+    zero = _mm512_setzero_ps,
+    load = _mm512_loadu_ps,
+    store = _mm512_storeu_ps,
+    splat = _mm512_set1_ps,
+    fma = _mm512_fmadd_ps,
+    add = _mm512_add_ps,
+    mul = _mm512_mul_ps
+);
+simd_kernels!(
+    f64_avx2,
+    "avx2,fma",
+    f64,
+    lanes = 4,
+    nr = 6,
+    zero = _mm256_setzero_pd,
+    load = _mm256_loadu_pd,
+    store = _mm256_storeu_pd,
+    splat = _mm256_set1_pd,
+    fma = _mm256_fmadd_pd,
+    add = _mm256_add_pd,
+    mul = _mm256_mul_pd
+);
+simd_kernels!(
+    f32_avx2,
+    "avx2,fma",
+    f32,
+    lanes = 8,
+    nr = 6,
+    zero = _mm256_setzero_ps,
+    load = _mm256_loadu_ps,
+    store = _mm256_storeu_ps,
+    splat = _mm256_set1_ps,
+    fma = _mm256_fmadd_ps,
+    add = _mm256_add_ps,
+    mul = _mm256_mul_ps
+);
