@@ -1,0 +1,366 @@
+//! Data files: CSV, one sample a row, the l_0 inputs then the l_n targets (DESIGN.md §3).
+//!
+//! An optional header row (any field of the first row that is not a number) is skipped. Every
+//! other field must be a finite number; a bad field is an error naming the file, the line and the
+//! field (1-based, as an editor shows them). Rows must all have the same number of fields.
+
+use anyhow::{Result, bail};
+use backprop::Scalar;
+use nalgebra::DMatrix;
+use std::path::{Path, PathBuf};
+
+/// A table of numbers read from a CSV file or generated: `rows` samples of `cols` values each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    /// Where the rows came from (a path, or `built-in NAME`), for error messages.
+    pub source: String,
+    /// Column names: the header row, or `None`.
+    pub header: Option<Vec<String>>,
+    /// Values, row-major: sample s is `values[s * cols..(s + 1) * cols]`.
+    pub values: Vec<f64>,
+    /// Fields per row.
+    pub cols: usize,
+    /// The 1-based line of each row in its file (the row number for generated data).
+    pub lines: Vec<u64>,
+}
+
+impl Table {
+    /// The number of samples.
+    pub fn rows(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Row `s`.
+    pub fn row(&self, s: usize) -> &[f64] {
+        &self.values[s * self.cols..(s + 1) * self.cols]
+    }
+
+    /// A table of the given rows (used for the train/test split).
+    pub fn select(&self, rows: &[usize]) -> Table {
+        let mut values = Vec::with_capacity(rows.len() * self.cols);
+        let mut lines = Vec::with_capacity(rows.len());
+        for &s in rows {
+            values.extend_from_slice(self.row(s));
+            lines.push(self.lines[s]);
+        }
+        Table {
+            source: self.source.clone(),
+            header: self.header.clone(),
+            values,
+            cols: self.cols,
+            lines,
+        }
+    }
+
+    /// Columns `first..first + count` of every row as a `count × rows` matrix (samples are
+    /// columns), converted to `T`.
+    ///
+    /// Errors name the line and field of a value that is finite in f64 but overflows `T`.
+    pub fn columns<T: Scalar>(&self, first: usize, count: usize) -> Result<DMatrix<T>> {
+        let mut m = DMatrix::<T>::zeros(count, self.rows());
+        for s in 0..self.rows() {
+            let row = self.row(s);
+            for k in 0..count {
+                let v = T::of_f64(row[first + k]);
+                if !v.finite() {
+                    bail!(
+                        "{}: line {}, field {}: {:e} does not fit in {}",
+                        self.source,
+                        self.lines[s],
+                        first + k + 1,
+                        row[first + k],
+                        T::DTYPE.name()
+                    );
+                }
+                m[(k, s)] = v;
+            }
+        }
+        Ok(m)
+    }
+
+    /// Splits the table into inputs X (l_0 × N) and targets Y (l_n × N), after checking that
+    /// every row has l_0 + l_n fields.
+    pub fn split<T: Scalar>(
+        &self,
+        inputs: usize,
+        outputs: usize,
+        what: &str,
+    ) -> Result<(DMatrix<T>, DMatrix<T>)> {
+        if self.cols != inputs + outputs {
+            bail!(
+                "{}: rows have {} fields, but {what} needs {inputs} inputs + {outputs} targets = {}",
+                self.source,
+                self.cols,
+                inputs + outputs
+            );
+        }
+        Ok((self.columns(0, inputs)?, self.columns(inputs, outputs)?))
+    }
+}
+
+/// The first row is a header when any of its fields is not a number.
+fn is_header(record: &csv::StringRecord) -> bool {
+    record.iter().any(|f| f.trim().parse::<f64>().is_err())
+}
+
+/// Reads a data file. Errors name the file, and for a bad row its line and field.
+pub fn read_csv(path: &Path) -> Result<Table> {
+    let source = path.display().to_string();
+    let len = std::fs::metadata(path)
+        .map_err(|e| anyhow::anyhow!("{source}: cannot open data file: {e}"))?
+        .len();
+    backprop::memory::check(|| format!("reading {source}"), u128::from(len))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("{source}: cannot read data file: {e}"))?;
+    read_csv_from(&bytes, path.to_path_buf())
+}
+
+/// Counts lines: the 1-based line of a byte offset, moving forward only.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl LineCounter<'_> {
+    /// The line of the first non-blank byte at or after `offset` (the csv reader reports a
+    /// record's start before any blank lines it skipped).
+    fn line_of(&mut self, offset: u64) -> u64 {
+        let mut p = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        while p < self.bytes.len() && self.bytes[p].is_ascii_whitespace() {
+            p += 1;
+        }
+        if p >= self.at {
+            self.line += self.bytes[self.at..p]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            self.at = p;
+        }
+        self.line
+    }
+}
+
+/// Reads CSV from bytes in memory; `path` names it in errors.
+pub fn read_csv_from(bytes: &[u8], path: PathBuf) -> Result<Table> {
+    let source = path.display().to_string();
+    let mut counter = LineCounter {
+        bytes,
+        at: 0,
+        line: 1,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let mut header = None;
+    let mut values = Vec::new();
+    let mut lines = Vec::new();
+    let mut cols = 0usize;
+    let mut first_line = 0u64;
+    let mut record = csv::StringRecord::new();
+    let mut index = 0usize;
+    loop {
+        let more = rdr.read_record(&mut record).map_err(|e| {
+            let line = e.position().map_or(0, |p| counter.line_of(p.byte()));
+            match e.kind() {
+                csv::ErrorKind::Utf8 { .. } => {
+                    anyhow::anyhow!("{source}: line {line}: not valid UTF-8 text")
+                }
+                csv::ErrorKind::Io(io) => anyhow::anyhow!("{source}: cannot read: {io}"),
+                _ => anyhow::anyhow!("{source}: line {line}: {e}"),
+            }
+        })?;
+        if !more {
+            break;
+        }
+        let line = record.position().map_or(0, |p| counter.line_of(p.byte()));
+        // A line holding only whitespace gives one empty field: skip it like an empty line.
+        if record.len() == 1 && record[0].is_empty() {
+            continue;
+        }
+        if index == 0 && is_header(&record) {
+            header = Some(record.iter().map(str::to_string).collect());
+            cols = record.len();
+            first_line = line;
+            index += 1;
+            continue;
+        }
+        if cols == 0 {
+            cols = record.len();
+            first_line = line;
+        } else if record.len() != cols {
+            bail!(
+                "{source}: line {line} has {} fields, expected {cols} (as on line {first_line})",
+                record.len()
+            );
+        }
+        for (k, field) in record.iter().enumerate() {
+            let v: f64 = field.parse().map_err(|_| {
+                let shown = if field.is_empty() {
+                    "an empty field".to_string()
+                } else {
+                    format!("{:?}", truncate(field, 40))
+                };
+                anyhow::anyhow!(
+                    "{source}: line {line}, field {}: {shown} is not a number",
+                    k + 1
+                )
+            })?;
+            if !v.is_finite() {
+                bail!(
+                    "{source}: line {line}, field {}: {field} is not a finite number",
+                    k + 1
+                );
+            }
+            values.push(v);
+        }
+        lines.push(line);
+        index += 1;
+    }
+    if lines.is_empty() {
+        if header.is_some() {
+            bail!("{source}: has a header row but no data rows");
+        }
+        bail!("{source}: no data rows (the file is empty)");
+    }
+    Ok(Table {
+        source,
+        header,
+        values,
+        cols,
+        lines,
+    })
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Formats a matrix (rows = samples after transposing: `m` is l × N) as CSV text with a header.
+pub fn to_csv<T: Scalar>(names: &[String], m: &DMatrix<T>) -> String {
+    let mut out = names.join(",");
+    out.push('\n');
+    for s in 0..m.ncols() {
+        for k in 0..m.nrows() {
+            if k > 0 {
+                out.push(',');
+            }
+            out.push_str(&number(m[(k, s)]));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The shortest text that reads back to the same value: plain for ordinary magnitudes,
+/// scientific for very small or large ones.
+pub fn number<T: Scalar>(v: T) -> String {
+    let a = v.as_f64().abs();
+    if a == 0.0 || (1e-4..1e15).contains(&a) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Table> {
+        read_csv_from(text.as_bytes(), PathBuf::from("d.csv"))
+    }
+
+    fn err(text: &str) -> String {
+        format!("{:#}", parse(text).unwrap_err())
+    }
+
+    #[test]
+    fn reads_rows_and_skips_a_header() {
+        let t = parse("x0,x1,y\n1,2,3\n4, 5 ,6\n").unwrap();
+        assert_eq!(t.header.as_deref().unwrap(), ["x0", "x1", "y"]);
+        assert_eq!(t.values, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(t.lines, vec![2, 3]);
+        let (x, y) = t.split::<f64>(2, 1, "the model").unwrap();
+        assert_eq!(x, DMatrix::from_column_slice(2, 2, &[1.0, 2.0, 4.0, 5.0]));
+        assert_eq!(y, DMatrix::from_column_slice(1, 2, &[3.0, 6.0]));
+        let t = parse("1,2\n\n3,4\n  \n\r\n5,6").unwrap();
+        assert!(t.header.is_none());
+        assert_eq!(t.lines, vec![1, 3, 6]);
+        assert_eq!(
+            err("1,2\n\n\n3,x\n"),
+            "d.csv: line 4, field 2: \"x\" is not a number"
+        );
+    }
+
+    #[test]
+    fn bad_rows_name_line_and_field() {
+        assert_eq!(
+            err("a,b\n1,2\n3,x\n"),
+            "d.csv: line 3, field 2: \"x\" is not a number"
+        );
+        assert_eq!(
+            err("1,2\n3,4,5\n"),
+            "d.csv: line 2 has 3 fields, expected 2 (as on line 1)"
+        );
+        assert_eq!(
+            err("1,2\n3\n"),
+            "d.csv: line 2 has 1 fields, expected 2 (as on line 1)"
+        );
+        assert_eq!(
+            err("1,2\n3,NaN\n"),
+            "d.csv: line 2, field 2: NaN is not a finite number"
+        );
+        assert_eq!(
+            err("1,2\n-inf,4\n"),
+            "d.csv: line 2, field 1: -inf is not a finite number"
+        );
+        assert_eq!(
+            err("1,2\n3,\n"),
+            "d.csv: line 2, field 2: an empty field is not a number"
+        );
+        assert_eq!(err(""), "d.csv: no data rows (the file is empty)");
+        assert_eq!(err("a,b\n"), "d.csv: has a header row but no data rows");
+    }
+
+    #[test]
+    fn column_count_must_match_the_network() {
+        let t = parse("1,2,3\n").unwrap();
+        let e = t.split::<f64>(3, 1, "the model").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "d.csv: rows have 3 fields, but the model needs 3 inputs + 1 targets = 4"
+        );
+    }
+
+    #[test]
+    fn values_that_overflow_f32_are_refused() {
+        let t = parse("1e300,2\n").unwrap();
+        let e = t.split::<f32>(1, 1, "the model").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "d.csv: line 1, field 1: 1e300 does not fit in F32"
+        );
+        assert!(t.split::<f64>(1, 1, "the model").is_ok());
+    }
+
+    #[test]
+    fn csv_output_reads_back_exactly() {
+        let m = DMatrix::from_column_slice(2, 2, &[0.1f64, -1.0 / 3.0, 1e-300, 7.0]);
+        let text = to_csv(&["a".into(), "b".into()], &m);
+        let t = parse(&text).unwrap();
+        let (x, _) = t.split::<f64>(2, 0, "it").unwrap();
+        assert_eq!(x, m);
+    }
+}

@@ -1,0 +1,98 @@
+//! `backprop grad`: ∂E/∂W_i over a whole data set (DESIGN.md §3).
+//!
+//! E = Σ_s ‖y_s − z_n(x_s)‖², summed over every row of the data. The denominator layout
+//! (shape of W_i, the default) is computed by backpropagation with δ columns,
+//! δ_n = −2(y − z_n), δ_i = σ'(z_i) ⊙ (W_iᵀ δ_{i+1}), ∂E/∂W_i = δ_{i+1} a_iᵀ; the numerator
+//! layout (shape of W_iᵀ) by the seed's Jacobian chain ∂E/∂z_i = ∂E/∂z_{i+1} · W_i · diag(σ'(z_i)),
+//! ∂E/∂W_i = a_i · ∂E/∂z_{i+1}. The file holds tensors `dW0`, `dW1`, … in the model's dtype and
+//! the metadata key `layout`.
+
+use crate::Outcome;
+use crate::common::{self, print_out};
+use anyhow::{Result, anyhow};
+use backprop::{AnyNetwork, Network, Scalar};
+use std::path::{Path, PathBuf};
+
+const GRAD_HELP: &str = "\
+Prints E on standard output as `E = <value>` (shortest text that reads back exactly).
+
+Examples:
+  backprop grad --model model.safetensors --data data.csv --out grad.safetensors
+  backprop grad --model model.safetensors --data data.csv --out grad.safetensors --layout numerator";
+
+/// `--layout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LayoutArg {
+    /// ∂E/∂W_i shaped like W_i (l_{i+1} × l_i).
+    Denominator,
+    /// ∂E/∂W_i shaped like W_iᵀ (l_i × l_{i+1}).
+    Numerator,
+}
+
+/// Write ∂E/∂W_i, summed over the data set, to a safetensors file; print E.
+#[derive(clap::Args, Debug)]
+#[command(after_help = GRAD_HELP)]
+pub struct GradArgs {
+    /// The model file (safetensors: W0, W1, …; metadata "activation").
+    #[arg(long, value_name = "MODEL")]
+    model: PathBuf,
+    /// The data: CSV with l_0 inputs then l_n targets per row (or a built-in set's name).
+    #[arg(long, value_name = "DATA")]
+    data: String,
+    /// The gradient file to write (tensors dW0, dW1, …).
+    #[arg(long, value_name = "GRADIENT")]
+    out: PathBuf,
+    /// Layout of ∂E/∂W_i.
+    #[arg(long, value_enum, default_value_t = LayoutArg::Denominator)]
+    layout: LayoutArg,
+    /// Seed of a built-in data set.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+pub fn run(args: GradArgs) -> Result<Outcome> {
+    common::refuse_overwriting_inputs(
+        &args.out,
+        &[
+            ("--model file", &args.model),
+            ("--data file", Path::new(&args.data)),
+        ],
+    )?;
+    let net = common::load_model(&args.model)?;
+    let loaded = common::load_data(&args.data, args.seed)?;
+    let e = match net {
+        AnyNetwork::F32(n) => grad_typed(&args, &n, &loaded.table)?,
+        AnyNetwork::F64(n) => grad_typed(&args, &n, &loaded.table)?,
+    };
+    print_out(&format!("E = {e}\n"))?;
+    Ok(Outcome::Success)
+}
+
+/// Computes and writes the gradient; returns E as text in the model's precision.
+fn grad_typed<T: Scalar>(
+    args: &GradArgs,
+    net: &Network<T>,
+    table: &crate::data::Table,
+) -> Result<String> {
+    let what = format!("the model {}", args.model.display());
+    let (x, y) = table.split::<T>(net.inputs(), net.outputs(), &what)?;
+    let (e, layers, layout) = match args.layout {
+        LayoutArg::Denominator => {
+            let (e, g) = backprop::gradient::denominator::gradient(net, x.as_view(), y.as_view())?;
+            (e, g.into_layers(), "denominator")
+        }
+        LayoutArg::Numerator => {
+            let (e, g) = backprop::gradient::numerator::gradient(net, x.as_view(), y.as_view())?;
+            (e, g.into_layers(), "numerator")
+        }
+    };
+    if !e.finite() {
+        return Err(anyhow!(
+            "E = {e} is not finite for {} on {}; no gradient written",
+            args.model.display(),
+            table.source
+        ));
+    }
+    common::write_matrices(&args.out, "dW", &layers, "layout", layout)?;
+    Ok(crate::data::number(e))
+}
