@@ -84,10 +84,25 @@ pub(crate) fn bounds<F: Scalar>(eng: &Engine<'_, F>, slopes: &Slopes, u: f64) ->
     let mut ed = (&ez[n - 1] + &abs_r * u) * 2.0;
     let mut eg = vec![DMatrix::zeros(0, 0); n];
     for i in (0..n).rev() {
-        let g = (&md * abs_a[i].transpose()) * gamma(b + 1, u)
-            + &ed * abs_a[i].transpose()
-            + &md * ea[i].transpose();
-        eg[i] = g * 2.0;
+        // e(∂E/∂W_i)^{jk} = 2 Σ_s (γ |δ|^{js} |a|^{ks} + e(δ)^{js} |a|^{ks} + |δ|^{js} e(a)^{ks}),
+        // one pass, one allocation (these matrices have the size of W_i).
+        let gb = gamma(b + 1, u);
+        let (rows, cols) = (md.nrows(), abs_a[i].nrows());
+        let mut g = DMatrix::zeros(rows, cols);
+        for s in 0..b {
+            let (md_s, ed_s) = (md.column(s), ed.column(s));
+            for k in 0..cols {
+                let (a, e) = (abs_a[i][(k, s)], ea[i][(k, s)]);
+                if a == 0.0 && e == 0.0 {
+                    continue;
+                }
+                let col = g.column_mut(k);
+                for ((gv, &m), &d) in col.into_iter().zip(md_s.iter()).zip(ed_s.iter()) {
+                    *gv += 2.0 * ((gb * m + d) * a + m * e);
+                }
+            }
+        }
+        eg[i] = g;
         if i > 0 {
             let aw = &eng.abs_w[i];
             let mt = aw.tr_mul(&md);

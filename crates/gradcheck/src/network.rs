@@ -10,7 +10,7 @@ use crate::report::{DirectionCheck, ElementCheck, LayerReport, Report, Status};
 use crate::verdict::{Crossing, Eval, gamma, judge, richardson};
 use backprop::{Activation, ActivationFn, DenominatorGradient, Network, Scalar};
 use nalgebra::{DMatrix, DMatrixView};
-use rand::{Rng, SeedableRng};
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::any::Any;
 use std::sync::Arc;
@@ -206,10 +206,8 @@ impl LayerAcc {
             return;
         }
         let key = |e: &ElementCheck| (e.status == Status::Failed, e.ratio());
-        let worse = |a: &ElementCheck, b: &ElementCheck| {
-            let (ka, kb) = (key(a), key(b));
-            ka.0 > kb.0 || (ka.0 == kb.0 && ka.1 > kb.1)
-        };
+        // Failed first, then by difference / allowed.
+        let worse = |a: &ElementCheck, b: &ElementCheck| key(a) > key(b);
         if r.worst.len() == self.keep {
             if !worse(&e, &r.worst[self.keep - 1]) {
                 return;
@@ -312,16 +310,33 @@ impl<F: Scalar> Checker<'_, '_, F> {
     }
 
     fn direction(&mut self, i: usize, index: usize, v: &DMatrix<f64>) -> DirectionCheck {
-        let analytic: f64 = self.analytic[i].component_mul(v).sum();
-        let p = v.len();
-        let abs_v = v.abs();
-        let rounding_a = abs_v.component_mul(&self.rounding_a[i]).sum()
-            + gamma(p, f64::EPSILON / 2.0) * abs_v.component_mul(&self.analytic[i].abs()).sum();
+        // Σ g ⊙ V and its rounding bound Σ |V| ⊙ e(g) + γ_P Σ |g ⊙ V|, in one pass.
+        let g = &self.analytic[i];
+        let e = &self.rounding_a[i];
+        let (mut analytic, mut rounding_a, mut magnitude) = (0.0, 0.0, 0.0);
+        for ((&gv, &ev), &vv) in g.iter().zip(e.iter()).zip(v.iter()) {
+            analytic += gv * vv;
+            rounding_a += ev * vv.abs();
+            magnitude += (gv * vv).abs();
+        }
+        rounding_a += gamma(v.len(), f64::EPSILON / 2.0) * magnitude;
         let eng = &mut *self.eng;
-        let vf = v.map(F::of_f64);
-        let va = &vf * &eng.a[i];
-        let abs_a = eng.a[i].map(|x| x.as_f64().abs());
-        let err_va = (&abs_v * &abs_a) * gamma(eng.sizes[i] + 1, eng.u);
+        // VA = V a_i in F, and its rounding bound γ_{l_i+1} |V| |a_i|.
+        let (rows, cols, b) = (v.nrows(), v.ncols(), eng.b);
+        let mut va = DMatrix::<F>::zeros(rows, b);
+        let mut err_va = DMatrix::<f64>::zeros(rows, b);
+        let g_va = gamma(cols + 1, eng.u);
+        for s in 0..b {
+            for k in 0..cols {
+                let a = eng.a[i][(k, s)];
+                let abs_a = a.as_f64().abs();
+                for j in 0..rows {
+                    let vv = v[(j, k)];
+                    va[(j, s)] += F::of_f64(vv) * a;
+                    err_va[(j, s)] += g_va * vv.abs() * abs_a;
+                }
+            }
+        }
         let vamax = va.iter().fold(0.0f64, |m, x| m.max(x.as_f64().abs()));
         let mut h = self.step_scale / vamax.max(1.0);
         let mut attempt = 0;
@@ -372,7 +387,19 @@ fn random_direction(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(((layer as u64) << 32) | index as u64);
     let s = 1.0 / ((rows * cols) as f64).sqrt();
-    DMatrix::from_fn(rows, cols, |_, _| if rng.random::<bool>() { s } else { -s })
+    // One random bit per entry, 64 at a time (column-major order).
+    let mut bits = 0u64;
+    let mut left = 0;
+    DMatrix::from_fn(rows, cols, |_, _| {
+        if left == 0 {
+            bits = rng.next_u64();
+            left = 64;
+        }
+        let bit = bits & 1;
+        bits >>= 1;
+        left -= 1;
+        if bit == 1 { s } else { -s }
+    })
 }
 
 /// The seeded sample of `k` distinct elements (row-major indices, sorted) of an r × c layer.
@@ -411,7 +438,10 @@ fn run<T: Scalar, F: Scalar>(
     let b_an = bounds(&eng, &slopes, T::EPSILON.as_f64() / 2.0);
     let b_ref = bounds(&eng, &slopes, eng.u);
     eng.tau = b_an.ez.iter().zip(&b_ref.ez).map(|(a, b)| a + b).collect();
-    let rounding_a: Vec<DMatrix<f64>> = b_an.eg.iter().zip(&b_ref.eg).map(|(a, b)| a + b).collect();
+    let mut rounding_a = b_an.eg;
+    for (a, b) in rounding_a.iter_mut().zip(&b_ref.eg) {
+        *a += b;
+    }
     let sizes = eng.sizes.clone();
     let n = eng.n;
     let loss = eng.loss.as_f64();
