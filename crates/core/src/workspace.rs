@@ -209,11 +209,14 @@ impl<T: Scalar> Workspace<T> {
         }
         net.check_inputs(x)?;
         let b = x.ncols();
-        for (dst, src) in self.x.iter_mut().zip(x.iter()) {
-            *dst = *src;
+        let xs = contiguous(x);
+        if xs.is_none() {
+            for (dst, src) in self.x.iter_mut().zip(x.iter()) {
+                *dst = *src;
+            }
         }
         self.batch = b;
-        self.forward_pass(net, b);
+        self.forward_pass(net, xs, b);
         Ok(self.output())
     }
 
@@ -249,12 +252,13 @@ impl<T: Scalar> Workspace<T> {
         reduction: Reduction,
     ) -> T {
         let b = x.ncols();
-        self.load(x, y);
+        let (xs, ys) = (contiguous(x), contiguous(y));
+        self.load(x, y, xs.is_none(), ys.is_none());
         self.batch = b;
-        self.forward_pass(net, b);
-        let e = self.output_delta(b);
+        self.forward_pass(net, xs, b);
+        let e = self.output_delta(ys, b);
         let m = self.scaled_rate(learning_rate, reduction);
-        self.backward_update(net, b, m);
+        self.backward_update(net, xs, b, m);
         e
     }
 
@@ -266,13 +270,19 @@ impl<T: Scalar> Workspace<T> {
         }
     }
 
-    /// Copies the batch into the workspace's buffers.
-    fn load(&mut self, x: DMatrixView<'_, T>, y: DMatrixView<'_, T>) {
-        for (dst, src) in self.x.iter_mut().zip(x.iter()) {
-            *dst = *src;
+    /// Copies the inputs (if `copy_x`) and targets (if `copy_y`) of the batch into the
+    /// workspace's buffers: only views that are not one contiguous column-major block are
+    /// copied; the others are read in place.
+    fn load(&mut self, x: DMatrixView<'_, T>, y: DMatrixView<'_, T>, copy_x: bool, copy_y: bool) {
+        if copy_x {
+            for (dst, src) in self.x.iter_mut().zip(x.iter()) {
+                *dst = *src;
+            }
         }
-        for (dst, src) in self.y.iter_mut().zip(y.iter()) {
-            *dst = *src;
+        if copy_y {
+            for (dst, src) in self.y.iter_mut().zip(y.iter()) {
+                *dst = *src;
+            }
         }
     }
 
@@ -295,8 +305,14 @@ impl<T: Scalar> Workspace<T> {
         x: DMatrixView<'_, T>,
         y: DMatrixView<'_, T>,
     ) -> T {
-        self.load(x, y);
-        self.compute(net, x.ncols())
+        let b = x.ncols();
+        let (xs, ys) = (contiguous(x), contiguous(y));
+        self.load(x, y, xs.is_none(), ys.is_none());
+        self.batch = b;
+        self.forward_pass(net, xs, b);
+        let e = self.output_delta(ys, b);
+        self.backward(net, xs, b);
+        e
     }
 
     /// Copies samples `columns` of `x` and `y` into the batch buffers (the gather of a shuffled
@@ -328,14 +344,15 @@ impl<T: Scalar> Workspace<T> {
     /// ∂E/∂W_i in `dw`.
     pub(crate) fn compute(&mut self, net: &Network<T>, b: usize) -> T {
         self.batch = b;
-        self.forward_pass(net, b);
-        let e = self.output_delta(b);
-        self.backward(net, b);
+        self.forward_pass(net, None, b);
+        let e = self.output_delta(None, b);
+        self.backward(net, None, b);
         e
     }
 
-    /// Forward: Z_{i+1} = W_i A_i, A_{i+1} = σ(Z_{i+1}) for the first `b` samples.
-    fn forward_pass(&mut self, net: &Network<T>, b: usize) {
+    /// Forward: Z_{i+1} = W_i A_i, A_{i+1} = σ(Z_{i+1}) for the first `b` samples; A_0 is `x`,
+    /// or the copy in the workspace when `None`.
+    fn forward_pass(&mut self, net: &Network<T>, x: Option<&[T]>, b: usize) {
         let n = net.depth();
         let sigma = net.activation();
         let pool = self.pool.as_deref();
@@ -343,7 +360,11 @@ impl<T: Scalar> Workspace<T> {
             let (rows, cols) = (self.sizes[i + 1], self.sizes[i]);
             let hidden = self.a.len();
             let (before, after) = self.a.split_at_mut(i.min(hidden));
-            let input: &[T] = if i == 0 { &self.x } else { &before[i - 1] };
+            let input: &[T] = if i == 0 {
+                x.unwrap_or(&self.x)
+            } else {
+                &before[i - 1]
+            };
             let z = &mut self.z[i];
             kernels::product(
                 Op::Nn,
@@ -364,8 +385,8 @@ impl<T: Scalar> Workspace<T> {
         }
     }
 
-    /// Δ_n = −2 (Y − Z_n); returns E = Σ (Y − Z_n)².
-    fn output_delta(&mut self, b: usize) -> T {
+    /// Δ_n = −2 (Y − Z_n); returns E = Σ (Y − Z_n)². Y is `y`, or the workspace's copy.
+    fn output_delta(&mut self, y: Option<&[T]>, b: usize) -> T {
         let n = self.sizes.len() - 1;
         let two = T::of_f64(2.0);
         let len = self.sizes[n] * b;
@@ -373,7 +394,7 @@ impl<T: Scalar> Workspace<T> {
         for ((d, &z), &y) in self.delta[n - 1][..len]
             .iter_mut()
             .zip(&self.z[n - 1][..len])
-            .zip(&self.y[..len])
+            .zip(&y.unwrap_or(&self.y)[..len])
         {
             let r = y - z;
             e += r * r;
@@ -405,10 +426,14 @@ impl<T: Scalar> Workspace<T> {
     }
 
     /// Backward, from layer n down: ∂E/∂W_i = Δ_{i+1} A_iᵀ into `dw`, and Δ_i.
-    fn backward(&mut self, net: &Network<T>, b: usize) {
+    fn backward(&mut self, net: &Network<T>, x: Option<&[T]>, b: usize) {
         for i in (0..net.depth()).rev() {
             let (rows, cols) = (self.sizes[i + 1], self.sizes[i]);
-            let a_i: &[T] = if i == 0 { &self.x } else { &self.a[i - 1] };
+            let a_i: &[T] = if i == 0 {
+                x.unwrap_or(&self.x)
+            } else {
+                &self.a[i - 1]
+            };
             kernels::product(
                 Op::Nt,
                 rows,
@@ -428,13 +453,17 @@ impl<T: Scalar> Workspace<T> {
     }
 
     /// Backward with the update fused: Δ_i from the old W_i, then W_i ← W_i − m Δ_{i+1} A_iᵀ.
-    fn backward_update(&mut self, net: &mut Network<T>, b: usize, m: T) {
+    fn backward_update(&mut self, net: &mut Network<T>, x: Option<&[T]>, b: usize, m: T) {
         for i in (0..net.depth()).rev() {
             if i > 0 {
                 self.propagate(net, i, b);
             }
             let (rows, cols) = (self.sizes[i + 1], self.sizes[i]);
-            let a_i: &[T] = if i == 0 { &self.x } else { &self.a[i - 1] };
+            let a_i: &[T] = if i == 0 {
+                x.unwrap_or(&self.x)
+            } else {
+                &self.a[i - 1]
+            };
             kernels::product(
                 Op::Nt,
                 rows,
@@ -449,6 +478,19 @@ impl<T: Scalar> Workspace<T> {
             );
         }
     }
+}
+
+/// The elements of `v` as one column-major slice, when the view is one contiguous block (a
+/// whole matrix, or whole columns of one): then the kernels read the batch in place.
+fn contiguous<T: Scalar>(v: DMatrixView<'_, T>) -> Option<&[T]> {
+    let (rs, cs) = v.strides();
+    let len = v.nrows() * v.ncols();
+    (rs == 1 && (cs == v.nrows() || v.ncols() <= 1) && len > 0).then(|| {
+        // SAFETY: with row stride 1 and column stride nrows (or a single column), the view's
+        // nrows·ncols elements are consecutive from its first one, all inside the data the
+        // view borrows for its lifetime.
+        unsafe { std::slice::from_raw_parts(v.as_ptr(), len) }
+    })
 }
 
 #[cfg(test)]
@@ -548,5 +590,58 @@ mod tests {
         }
         assert_eq!(out.len(), 4 * 5);
         assert!(ws.forward(&net, data::<f32>(20, 9, 0.1).as_view()).is_err());
+    }
+
+    /// A batch given as a strided view (some rows of a taller matrix) is copied, a contiguous
+    /// one read in place: both give the same E and ∂E/∂W_i.
+    #[test]
+    fn strided_and_contiguous_batches_agree() {
+        let net = Network::<f64>::random(&[20, 30, 4], Activation::Sigmoid, 2).unwrap();
+        let tall = data::<f64>(25, 40, 0.3);
+        let y = data::<f64>(4, 40, 0.7);
+        let strided = tall.rows(2, 20);
+        let owned = strided.clone_owned();
+        assert!(contiguous(strided).is_none());
+        assert!(contiguous(owned.as_view()).is_some());
+        let mut ws = Workspace::new(&net, 40).unwrap();
+        let e1 = ws.gradient(&net, strided, y.as_view()).unwrap();
+        let g1 = ws.gradient_ref().clone();
+        let e2 = ws.gradient(&net, owned.as_view(), y.as_view()).unwrap();
+        assert_eq!(e1, e2);
+        assert_eq!(g1.max_abs_diff(ws.gradient_ref()), 0.0);
+        let (mut a, mut b) = (net.clone(), net.clone());
+        ws.step(&mut a, strided, y.as_view(), 0.1, Reduction::Mean)
+            .unwrap();
+        ws.step(&mut b, owned.as_view(), y.as_view(), 0.1, Reduction::Mean)
+            .unwrap();
+        assert_eq!(a, b);
+    }
+
+    /// A NaN or infinity anywhere in a batch (in a vectorised chunk or the tail of a column)
+    /// is refused with its row and sample, and the weights stay unchanged.
+    #[test]
+    fn non_finite_batch_values_are_named() {
+        let net = Network::<f64>::random(&[19, 5, 3], Activation::Tanh, 4).unwrap();
+        let y = data::<f64>(3, 6, 0.7);
+        let mut ws = Workspace::new(&net, 6).unwrap();
+        for (row, sample, bad) in [
+            (0, 0, f64::NAN),
+            (7, 2, f64::INFINITY),
+            (18, 5, f64::NEG_INFINITY),
+        ] {
+            let mut x = data::<f64>(19, 6, 0.3);
+            x[(row, sample)] = bad;
+            let mut w = net.clone();
+            let err = ws
+                .step(&mut w, x.as_view(), y.as_view(), 0.1, Reduction::Sum)
+                .unwrap_err();
+            match err {
+                Error::NonFiniteData {
+                    row: r, sample: s, ..
+                } => assert_eq!((r, s), (row, sample)),
+                other => panic!("unexpected {other:?}"),
+            }
+            assert_eq!(w, net);
+        }
     }
 }

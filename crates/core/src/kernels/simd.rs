@@ -17,6 +17,7 @@
 macro_rules! simd_kernels {
     (
         $module:ident, $feature:literal, $elem:ty, lanes = $lanes:expr, nr = $nr:expr,
+        block = $block:expr,
         zero = $zero:ident, load = $load:ident, store = $store:ident, splat = $splat:ident,
         fma = $fma:ident, add = $add:ident, mul = $mul:ident
     ) => {
@@ -30,6 +31,8 @@ macro_rules! simd_kernels {
             pub(crate) const MR: usize = 2 * $lanes;
             /// Columns of a micro-tile.
             pub(crate) const NR: usize = $nr;
+            /// Vectors of rows the matrix–vector and rank-1 kernels keep in registers.
+            const GEMV_BLOCK: usize = $block;
 
             /// C ← α Ā B̄ (+ C if `accumulate`) for one MR × NR tile: Ā is packed MR per k-step,
             /// B̄ NR per k-step, C(i, j) is at `c + i + j ldc`.
@@ -78,6 +81,45 @@ macro_rules! simd_kernels {
                 }
             }
 
+            /// y[0..V·LANES] ← α A x (+ y) for V vectors of rows of A (m × k, leading
+            /// dimension m): V independent FMA chains, each column read as one contiguous run.
+            ///
+            /// # Safety
+            /// As [`gemv_n`], with rows 0..V·LANES of `a` and `y` within m.
+            #[target_feature(enable = $feature)]
+            #[inline]
+            unsafe fn gemv_n_rows<const V: usize>(
+                m: usize,
+                k: usize,
+                alpha: $elem,
+                a: *const $elem,
+                x: *const $elem,
+                y: *mut $elem,
+                accumulate: bool,
+            ) {
+                // SAFETY: rows < V·LANES ≤ m, columns < k.
+                unsafe {
+                    let mut acc = [$zero(); V];
+                    let mut col = a;
+                    for p in 0..k {
+                        let s = $splat(*x.add(p));
+                        for v in 0..V {
+                            acc[v] = $fma($load(col.add(v * LANES)), s, acc[v]);
+                        }
+                        col = col.add(m);
+                    }
+                    let va = $splat(alpha);
+                    for v in 0..V {
+                        let yp = y.add(v * LANES);
+                        let mut r = $mul(acc[v], va);
+                        if accumulate {
+                            r = $add($load(yp), r);
+                        }
+                        $store(yp, r);
+                    }
+                }
+            }
+
             /// y (m) ← α A x (+ y) with A m × k column-major (leading dimension m), x (k).
             ///
             /// # Safety
@@ -92,49 +134,31 @@ macro_rules! simd_kernels {
                 y: *mut $elem,
                 accumulate: bool,
             ) {
-                // SAFETY: every index below is < m (rows) and < k (columns).
+                // SAFETY: every block below lies within rows 0..m; columns < k.
                 unsafe {
-                    const BLOCK: usize = 8;
-                    let va = $splat(alpha);
                     let mut i = 0;
-                    // Blocks of 8 vectors of rows: 8 independent FMA chains over the columns.
-                    while i + BLOCK * LANES <= m {
-                        let mut acc = [$zero(); BLOCK];
-                        for p in 0..k {
-                            let s = $splat(*x.add(p));
-                            let col = a.add(i + p * m);
-                            for v in 0..BLOCK {
-                                acc[v] = $fma($load(col.add(v * LANES)), s, acc[v]);
-                            }
-                        }
-                        for v in 0..BLOCK {
-                            let yp = y.add(i + v * LANES);
-                            let mut r = $mul(acc[v], va);
-                            if accumulate {
-                                r = $add($load(yp), r);
-                            }
-                            $store(yp, r);
-                        }
-                        i += BLOCK * LANES;
+                    while i + GEMV_BLOCK * LANES <= m {
+                        gemv_n_rows::<GEMV_BLOCK>(m, k, alpha, a.add(i), x, y.add(i), accumulate);
+                        i += GEMV_BLOCK * LANES;
                     }
-                    // Single vectors, two chains each (even and odd columns).
-                    while i + LANES <= m {
-                        let (mut e, mut o) = ($zero(), $zero());
-                        let mut p = 0;
-                        while p + 1 < k {
-                            e = $fma($load(a.add(i + p * m)), $splat(*x.add(p)), e);
-                            o = $fma($load(a.add(i + (p + 1) * m)), $splat(*x.add(p + 1)), o);
-                            p += 2;
-                        }
-                        if p < k {
-                            e = $fma($load(a.add(i + p * m)), $splat(*x.add(p)), e);
-                        }
-                        let yp = y.add(i);
-                        let mut r = $mul($add(e, o), va);
-                        if accumulate {
-                            r = $add($load(yp), r);
-                        }
-                        $store(yp, r);
+                    let mut rest = (m - i) / LANES;
+                    if rest >= 8 && GEMV_BLOCK > 8 {
+                        gemv_n_rows::<8>(m, k, alpha, a.add(i), x, y.add(i), accumulate);
+                        i += 8 * LANES;
+                        rest -= 8;
+                    }
+                    if rest >= 4 {
+                        gemv_n_rows::<4>(m, k, alpha, a.add(i), x, y.add(i), accumulate);
+                        i += 4 * LANES;
+                        rest -= 4;
+                    }
+                    if rest >= 2 {
+                        gemv_n_rows::<2>(m, k, alpha, a.add(i), x, y.add(i), accumulate);
+                        i += 2 * LANES;
+                        rest -= 2;
+                    }
+                    if rest >= 1 {
+                        gemv_n_rows::<1>(m, k, alpha, a.add(i), x, y.add(i), accumulate);
                         i += LANES;
                     }
                     // Remaining rows: scalar, four chains.
@@ -219,6 +243,45 @@ macro_rules! simd_kernels {
                 }
             }
 
+            /// Rows 0..V·LANES of C (m × n, leading dimension m) ← α x yᵀ (+ C), with those
+            /// V vectors of x held in registers while the columns stream past.
+            ///
+            /// # Safety
+            /// As [`ger`], with rows 0..V·LANES within m.
+            #[target_feature(enable = $feature)]
+            #[inline]
+            unsafe fn ger_rows<const V: usize>(
+                m: usize,
+                n: usize,
+                alpha: $elem,
+                x: *const $elem,
+                y: *const $elem,
+                c: *mut $elem,
+                accumulate: bool,
+            ) {
+                // SAFETY: rows < V·LANES ≤ m, columns < n.
+                unsafe {
+                    let mut xr = [$zero(); V];
+                    for v in 0..V {
+                        xr[v] = $load(x.add(v * LANES));
+                    }
+                    let mut col = c;
+                    for j in 0..n {
+                        let s = $splat(alpha * *y.add(j));
+                        for v in 0..V {
+                            let cp = col.add(v * LANES);
+                            let r = if accumulate {
+                                $fma(xr[v], s, $load(cp))
+                            } else {
+                                $mul(xr[v], s)
+                            };
+                            $store(cp, r);
+                        }
+                        col = col.add(m);
+                    }
+                }
+            }
+
             /// C (m × n) ← α x yᵀ (+ C), column-major with leading dimension m: column j of C
             /// gets (α y_j) x.
             ///
@@ -234,29 +297,40 @@ macro_rules! simd_kernels {
                 c: *mut $elem,
                 accumulate: bool,
             ) {
-                // SAFETY: every index below is < m (rows) and < n (columns).
+                // SAFETY: every block below lies within rows 0..m; columns < n.
                 unsafe {
-                    let mv = m - m % LANES;
-                    for j in 0..n {
-                        let sj = alpha * *y.add(j);
-                        let s = $splat(sj);
-                        let col = c.add(j * m);
-                        let mut i = 0;
-                        if accumulate {
-                            while i < mv {
-                                $store(col.add(i), $fma($load(x.add(i)), s, $load(col.add(i))));
-                                i += LANES;
-                            }
-                            for i in mv..m {
-                                *col.add(i) += *x.add(i) * sj;
-                            }
-                        } else {
-                            while i < mv {
-                                $store(col.add(i), $mul($load(x.add(i)), s));
-                                i += LANES;
-                            }
-                            for i in mv..m {
-                                *col.add(i) = *x.add(i) * sj;
+                    let mut i = 0;
+                    while i + GEMV_BLOCK * LANES <= m {
+                        ger_rows::<GEMV_BLOCK>(m, n, alpha, x.add(i), y, c.add(i), accumulate);
+                        i += GEMV_BLOCK * LANES;
+                    }
+                    let mut rest = (m - i) / LANES;
+                    if rest >= 8 && GEMV_BLOCK > 8 {
+                        ger_rows::<8>(m, n, alpha, x.add(i), y, c.add(i), accumulate);
+                        i += 8 * LANES;
+                        rest -= 8;
+                    }
+                    if rest >= 4 {
+                        ger_rows::<4>(m, n, alpha, x.add(i), y, c.add(i), accumulate);
+                        i += 4 * LANES;
+                        rest -= 4;
+                    }
+                    if rest >= 2 {
+                        ger_rows::<2>(m, n, alpha, x.add(i), y, c.add(i), accumulate);
+                        i += 2 * LANES;
+                        rest -= 2;
+                    }
+                    if rest >= 1 {
+                        ger_rows::<1>(m, n, alpha, x.add(i), y, c.add(i), accumulate);
+                        i += LANES;
+                    }
+                    if i < m {
+                        for j in 0..n {
+                            let sj = alpha * *y.add(j);
+                            let col = c.add(j * m);
+                            for r in i..m {
+                                let v = *x.add(r) * sj;
+                                *col.add(r) = if accumulate { *col.add(r) + v } else { v };
                             }
                         }
                     }
@@ -272,6 +346,7 @@ simd_kernels!(
     f64,
     lanes = 8,
     nr = 12,
+    block = 16,
     zero = _mm512_setzero_pd,
     load = _mm512_loadu_pd,
     store = _mm512_storeu_pd,
@@ -286,6 +361,7 @@ simd_kernels!(
     f32,
     lanes = 16,
     nr = 12,
+    block = 16,
     zero = _mm512_setzero_ps,
     load = _mm512_loadu_ps,
     store = _mm512_storeu_ps,
@@ -300,6 +376,7 @@ simd_kernels!(
     f64,
     lanes = 4,
     nr = 6,
+    block = 8,
     zero = _mm256_setzero_pd,
     load = _mm256_loadu_pd,
     store = _mm256_storeu_pd,
@@ -314,6 +391,7 @@ simd_kernels!(
     f32,
     lanes = 8,
     nr = 6,
+    block = 8,
     zero = _mm256_setzero_ps,
     load = _mm256_loadu_ps,
     store = _mm256_storeu_ps,
