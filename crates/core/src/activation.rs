@@ -43,6 +43,11 @@ pub trait ActivationFn<T: Scalar>: Debug + Send + Sync {
     fn kinks(&self) -> &[f64] {
         &[]
     }
+    /// The built-in [`Activation`] this is, if any: lets the batched path use its vectorised
+    /// kernels (e.g. [`crate::kernels::sigmoid`]). `None` (the default) for other activations.
+    fn builtin(&self) -> Option<Activation> {
+        None
+    }
     /// a = σ(z) element-wise. `z` and `a` have the same length.
     fn apply(&self, z: &[T], a: &mut [T]) {
         for (a, &z) in a.iter_mut().zip(z) {
@@ -177,6 +182,10 @@ fn softplus<T: Scalar>(z: T) -> T {
 impl<T: Scalar> ActivationFn<T> for Activation {
     fn name(&self) -> String {
         Activation::name(self)
+    }
+
+    fn builtin(&self) -> Option<Activation> {
+        Some(*self)
     }
 
     #[inline]

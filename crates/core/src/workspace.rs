@@ -12,6 +12,7 @@
 //! A [`Workspace`] holds Z_i, A_i, Δ_i and ∂E/∂W_i for batches of up to `capacity` samples;
 //! after it is built, [`Workspace::gradient`] and [`Workspace::step`] allocate nothing.
 
+use crate::activation::Activation;
 use crate::error::{Error, Result};
 use crate::gradient::{Denominator, Gradient};
 use crate::kernels::{self, Op, ThreadPool};
@@ -380,7 +381,11 @@ impl<T: Scalar> Workspace<T> {
             );
             if i + 1 < n {
                 let len = rows * b;
-                sigma.apply(&z[..len], &mut after[0][..len]);
+                if sigma.builtin() == Some(Activation::Sigmoid) {
+                    kernels::sigmoid(&z[..len], &mut after[0][..len]);
+                } else {
+                    sigma.apply(&z[..len], &mut after[0][..len]);
+                }
             }
         }
     }
@@ -421,8 +426,12 @@ impl<T: Scalar> Workspace<T> {
             self.pool.as_deref(),
         );
         let len = cols * b;
-        net.activation()
-            .mul_prime(&self.z[i - 1][..len], &mut d_i[..len]);
+        let sigma = net.activation();
+        if sigma.builtin() == Some(Activation::Sigmoid) {
+            kernels::sigmoid_mul_prime(&self.z[i - 1][..len], &mut d_i[..len]);
+        } else {
+            sigma.mul_prime(&self.z[i - 1][..len], &mut d_i[..len]);
+        }
     }
 
     /// Backward, from layer n down: ∂E/∂W_i = Δ_{i+1} A_iᵀ into `dw`, and Δ_i.
@@ -496,7 +505,6 @@ fn contiguous<T: Scalar>(v: DMatrixView<'_, T>) -> Option<&[T]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Activation;
     use nalgebra::DMatrix;
 
     fn data<T: Scalar>(rows: usize, cols: usize, seed: f64) -> DMatrix<T> {

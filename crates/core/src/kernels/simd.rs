@@ -400,3 +400,237 @@ simd_kernels!(
     add = _mm256_add_ps,
     mul = _mm256_mul_ps
 );
+
+/// σ(z) = 1 / (1 + e^(−z)) on vectors: e^x = 2^n e^r with n = round(x / ln 2) and
+/// r = x − n ln 2 (|r| ≤ ln 2 / 2; ln 2 split in two parts), e^r by its Taylor polynomial of
+/// degree `degree` (truncation error below one unit in the last place), 2^n built in the
+/// exponent bits. x = −z is clamped to the range where 2^n is a normal number (a NaN passes
+/// through the clamp and the arithmetic).
+macro_rules! simd_sigmoid {
+    (
+        $module:ident, $feature:literal, $elem:ty, $v:ty, lanes = $lanes:expr, degree = $degree:expr,
+        clamp = ($lo:expr, $hi:expr), magic = $magic:expr, ln2 = ($ln2hi:expr, $ln2lo:expr),
+        shift = $shift:expr, bias = $bias:expr, int = $int:ty,
+        slli = $slli:ident, addi = $addi:ident, set1i = $set1i:ident,
+        tobits = $tobits:ident, frombits = $frombits:ident,
+        load = $load:ident, store = $store:ident, splat = $splat:ident, fma = $fma:ident,
+        add = $add:ident, sub = $sub:ident, mul = $mul:ident, div = $div:ident, min = $min:ident,
+        max = $max:ident
+    ) => {
+        pub(crate) mod $module {
+            #[allow(clippy::wildcard_imports)]
+            use core::arch::x86_64::*;
+
+            const LANES: usize = $lanes;
+
+            /// 1/k! for k = 0..=degree.
+            const COEF: [$elem; $degree + 1] = {
+                let mut c = [0.0 as $elem; $degree + 1];
+                let mut f = 1.0f64;
+                let mut k = 0;
+                while k <= $degree {
+                    if k > 0 {
+                        f *= k as f64;
+                    }
+                    c[k] = (1.0 / f) as $elem;
+                    k += 1;
+                }
+                c
+            };
+
+            /// σ(z) for one vector.
+            #[target_feature(enable = $feature)]
+            #[inline]
+            fn sigmoid_v(z: $v) -> $v {
+                // x = −z, clamped; min/max return their second operand for a NaN, so x keeps it.
+                let x = $max($splat($lo), $min($splat($hi), $sub($splat(0.0), z)));
+                let magic = $splat($magic);
+                let t = $fma(x, $splat(std::f64::consts::LOG2_E as $elem), magic);
+                let n = $sub(t, magic);
+                let r = $fma(n, $splat(-$ln2hi), x);
+                let r = $fma(n, $splat(-$ln2lo), r);
+                let mut p = $splat(COEF[$degree]);
+                let mut k = $degree;
+                while k > 0 {
+                    k -= 1;
+                    p = $fma(p, r, $splat(COEF[k]));
+                }
+                // 2^n: the low bits of t hold n; shift them into the exponent field.
+                let bits = $addi(
+                    $slli::<$shift>($tobits(t)),
+                    $set1i(($bias as $int) << $shift),
+                );
+                let e = $mul(p, $frombits(bits));
+                $div($splat(1.0), $add($splat(1.0), e))
+            }
+
+            /// a = σ(z) element-wise.
+            ///
+            /// # Safety
+            /// The CPU has the module's features; `z` and `a` hold `len` elements.
+            #[target_feature(enable = $feature)]
+            pub(crate) unsafe fn sigmoid(len: usize, z: *const $elem, a: *mut $elem) {
+                // SAFETY: every offset is < len; the tail goes through a local buffer.
+                unsafe {
+                    let mut i = 0;
+                    while i + LANES <= len {
+                        $store(a.add(i), sigmoid_v($load(z.add(i))));
+                        i += LANES;
+                    }
+                    if i < len {
+                        let mut buf = [0.0 as $elem; LANES];
+                        std::ptr::copy_nonoverlapping(z.add(i), buf.as_mut_ptr(), len - i);
+                        $store(buf.as_mut_ptr(), sigmoid_v($load(buf.as_ptr())));
+                        std::ptr::copy_nonoverlapping(buf.as_ptr(), a.add(i), len - i);
+                    }
+                }
+            }
+
+            /// d ← d ⊙ σ'(z) with σ'(z) = σ(z)(1 − σ(z)), element-wise.
+            ///
+            /// # Safety
+            /// The CPU has the module's features; `z` and `d` hold `len` elements.
+            #[target_feature(enable = $feature)]
+            pub(crate) unsafe fn sigmoid_mul_prime(len: usize, z: *const $elem, d: *mut $elem) {
+                // SAFETY: every offset is < len; the tail goes through local buffers.
+                unsafe {
+                    let one = $splat(1.0);
+                    let mut i = 0;
+                    while i + LANES <= len {
+                        let s = sigmoid_v($load(z.add(i)));
+                        let ds = $mul(s, $sub(one, s));
+                        $store(d.add(i), $mul($load(d.add(i)), ds));
+                        i += LANES;
+                    }
+                    if i < len {
+                        let mut zb = [0.0 as $elem; LANES];
+                        let mut db = [0.0 as $elem; LANES];
+                        std::ptr::copy_nonoverlapping(z.add(i), zb.as_mut_ptr(), len - i);
+                        std::ptr::copy_nonoverlapping(d.add(i), db.as_mut_ptr(), len - i);
+                        let s = sigmoid_v($load(zb.as_ptr()));
+                        let ds = $mul(s, $sub(one, s));
+                        $store(db.as_mut_ptr(), $mul($load(db.as_ptr()), ds));
+                        std::ptr::copy_nonoverlapping(db.as_ptr(), d.add(i), len - i);
+                    }
+                }
+            }
+        }
+    };
+}
+
+simd_sigmoid!(
+    sigmoid_f64_avx512,
+    "avx512f",
+    f64,
+    __m512d,
+    lanes = 8,
+    degree = 13,
+    clamp = (-708.0, 709.0),
+    magic = 6755399441055744.0,
+    ln2 = (6.931_471_803_691_238e-1, 1.908_214_929_270_587_7e-10),
+    shift = 52,
+    bias = 1023,
+    int = i64,
+    slli = _mm512_slli_epi64,
+    addi = _mm512_add_epi64,
+    set1i = _mm512_set1_epi64,
+    tobits = _mm512_castpd_si512,
+    frombits = _mm512_castsi512_pd,
+    load = _mm512_loadu_pd,
+    store = _mm512_storeu_pd,
+    splat = _mm512_set1_pd,
+    fma = _mm512_fmadd_pd,
+    add = _mm512_add_pd,
+    sub = _mm512_sub_pd,
+    mul = _mm512_mul_pd,
+    div = _mm512_div_pd,
+    min = _mm512_min_pd,
+    max = _mm512_max_pd
+);
+simd_sigmoid!(
+    sigmoid_f32_avx512,
+    "avx512f",
+    f32,
+    __m512,
+    lanes = 16,
+    degree = 7,
+    clamp = (-87.0, 88.0),
+    magic = 12582912.0,
+    ln2 = (0.693_359_4, -2.121_944_4e-4),
+    shift = 23,
+    bias = 127,
+    int = i32,
+    slli = _mm512_slli_epi32,
+    addi = _mm512_add_epi32,
+    set1i = _mm512_set1_epi32,
+    tobits = _mm512_castps_si512,
+    frombits = _mm512_castsi512_ps,
+    load = _mm512_loadu_ps,
+    store = _mm512_storeu_ps,
+    splat = _mm512_set1_ps,
+    fma = _mm512_fmadd_ps,
+    add = _mm512_add_ps,
+    sub = _mm512_sub_ps,
+    mul = _mm512_mul_ps,
+    div = _mm512_div_ps,
+    min = _mm512_min_ps,
+    max = _mm512_max_ps
+);
+simd_sigmoid!(
+    sigmoid_f64_avx2,
+    "avx2,fma",
+    f64,
+    __m256d,
+    lanes = 4,
+    degree = 13,
+    clamp = (-708.0, 709.0),
+    magic = 6755399441055744.0,
+    ln2 = (6.931_471_803_691_238e-1, 1.908_214_929_270_587_7e-10),
+    shift = 52,
+    bias = 1023,
+    int = i64,
+    slli = _mm256_slli_epi64,
+    addi = _mm256_add_epi64,
+    set1i = _mm256_set1_epi64x,
+    tobits = _mm256_castpd_si256,
+    frombits = _mm256_castsi256_pd,
+    load = _mm256_loadu_pd,
+    store = _mm256_storeu_pd,
+    splat = _mm256_set1_pd,
+    fma = _mm256_fmadd_pd,
+    add = _mm256_add_pd,
+    sub = _mm256_sub_pd,
+    mul = _mm256_mul_pd,
+    div = _mm256_div_pd,
+    min = _mm256_min_pd,
+    max = _mm256_max_pd
+);
+simd_sigmoid!(
+    sigmoid_f32_avx2,
+    "avx2,fma",
+    f32,
+    __m256,
+    lanes = 8,
+    degree = 7,
+    clamp = (-87.0, 88.0),
+    magic = 12582912.0,
+    ln2 = (0.693_359_4, -2.121_944_4e-4),
+    shift = 23,
+    bias = 127,
+    int = i32,
+    slli = _mm256_slli_epi32,
+    addi = _mm256_add_epi32,
+    set1i = _mm256_set1_epi32,
+    tobits = _mm256_castps_si256,
+    frombits = _mm256_castsi256_ps,
+    load = _mm256_loadu_ps,
+    store = _mm256_storeu_ps,
+    splat = _mm256_set1_ps,
+    fma = _mm256_fmadd_ps,
+    add = _mm256_add_ps,
+    sub = _mm256_sub_ps,
+    mul = _mm256_mul_ps,
+    div = _mm256_div_ps,
+    min = _mm256_min_ps,
+    max = _mm256_max_ps
+);
