@@ -16,7 +16,7 @@
 //! | m·k·n < 256 (the seed's 3-4-5-2 network) | plain loops, no set-up cost |
 //! | one sample: `Nn`/`Tn` with n = 1 | matrix–vector (`gemv_n`, `gemv_t`) |
 //! | one sample: `Nt` with k = 1 | rank-1 update (`ger`) |
-//! | otherwise | packed, blocked GEMM with an MR × NR register-tile micro-kernel ([`gemm`]), split over the columns (or rows) of C between the threads of a [`ThreadPool`] when it is large |
+//! | otherwise | packed, blocked GEMM with an MR × NR register-tile micro-kernel (module `gemm`), split over the columns (or rows) of C between the threads of a [`ThreadPool`] when it is large |
 //!
 //! The vector kernels exist for AVX-512F and for AVX2 + FMA (`simd`), for f32 and f64; the
 //! instruction set is detected once ([`isa`]); other CPUs and other scalar types take the plain
