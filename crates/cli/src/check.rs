@@ -2,7 +2,7 @@
 //! element (`backprop-gradcheck`), on a model file or a random network.
 
 use crate::Outcome;
-use crate::common::{self, DtypeArg, parse_activation, parse_layers, print_out, sizes_text};
+use crate::common::{self, DtypeArg, Layers, layers_arg, parse_activation, print_out, sizes_text};
 use crate::data::Table;
 use crate::datasets;
 use anyhow::{Result, anyhow, bail};
@@ -43,13 +43,14 @@ pub enum OracleArg {
 /// Check ∂E/∂W_i from backpropagation against numerical derivatives; print the report.
 #[derive(clap::Args, Debug)]
 #[command(after_help = CHECK_HELP)]
+#[command(group(clap::ArgGroup::new("network").required(true).args(["model", "layers"])))]
 pub struct CheckArgs {
     /// The model file to check (safetensors).
-    #[arg(long, value_name = "MODEL", conflicts_with_all = ["layers", "activation", "dtype"], required_unless_present = "layers")]
+    #[arg(long, value_name = "MODEL", conflicts_with_all = ["layers", "dtype"])]
     model: Option<PathBuf>,
     /// Check a random network of these sizes l_0,…,l_n instead (drawn from --seed).
-    #[arg(long, value_parser = parse_layers)]
-    layers: Option<Vec<usize>>,
+    #[arg(long, value_parser = layers_arg)]
+    layers: Option<Layers>,
     /// σ of the random network's hidden layers.
     #[arg(long, value_parser = parse_activation, default_value = "sigmoid")]
     activation: Option<Activation>,
@@ -81,12 +82,29 @@ pub struct CheckArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// A negative control: add 1e-3 × max|∂E/∂W_i| to the analytic ∂E/∂W_i[j,k] (given as i,j,k)
+    /// before checking; the report must then name that element and the exit code be 1.
+    #[arg(long, value_name = "I,J,K", value_parser = parse_element)]
+    perturb: Option<[usize; 3]>,
+}
+
+fn parse_element(s: &str) -> Result<[usize; 3], String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let bad = || format!("{s:?}: give the layer, row and column as I,J,K (e.g. 1,0,2)");
+    if parts.len() != 3 {
+        return Err(bad());
+    }
+    let mut v = [0; 3];
+    for (slot, p) in v.iter_mut().zip(&parts) {
+        *slot = p.parse().map_err(|_| bad())?;
+    }
+    Ok(v)
 }
 
 pub fn run(args: CheckArgs) -> Result<Outcome> {
     let net = match (&args.model, &args.layers) {
         (Some(p), _) => common::load_model(p)?,
-        (None, Some(sizes)) => {
+        (None, Some(Layers(sizes))) => {
             let act = args.activation.unwrap_or(Activation::Sigmoid);
             let bad = |e: backprop::Error| anyhow!("--layers {}: {e}", sizes_text(sizes));
             match args.dtype.unwrap_or(DtypeArg::F64) {
@@ -137,8 +155,8 @@ pub fn run(args: CheckArgs) -> Result<Outcome> {
         }
     };
     let report = match &net {
-        AnyNetwork::F32(n) => check_typed(n, &table, &config)?,
-        AnyNetwork::F64(n) => check_typed(n, &table, &config)?,
+        AnyNetwork::F32(n) => check_typed(n, &table, &config, args.perturb)?,
+        AnyNetwork::F64(n) => check_typed(n, &table, &config, args.perturb)?,
     };
     if args.json {
         print_out(&format!("{}\n", report.to_json()))?;
@@ -152,12 +170,40 @@ pub fn run(args: CheckArgs) -> Result<Outcome> {
     })
 }
 
+/// Checks the core's batched backpropagation (optionally with a planted error) on the table.
 fn check_typed<T: Scalar>(
     net: &Network<T>,
     table: &Table,
     config: &CheckConfig,
+    perturb: Option<[usize; 3]>,
 ) -> Result<backprop_gradcheck::Report> {
     let (x, y) = table.split::<T>(net.inputs(), net.outputs(), "the network")?;
-    backprop_gradcheck::check_backprop(net, x.as_view(), y.as_view(), config)
+    let mut ws = backprop::Workspace::new(net, x.ncols())?;
+    ws.gradient(net, x.as_view(), y.as_view())?;
+    let mut analytic = ws.gradient_ref().clone();
+    if let Some([i, j, k]) = perturb {
+        if i >= net.depth() {
+            bail!(
+                "--perturb {i},{j},{k}: there is no W_{i}; the network has W_0..W_{}",
+                net.depth() - 1
+            );
+        }
+        let g = analytic.layer_mut(i);
+        if j >= g.nrows() || k >= g.ncols() {
+            bail!(
+                "--perturb {i},{j},{k}: W_{i} is {}×{}, so row j < {} and column k < {}",
+                g.nrows(),
+                g.ncols(),
+                g.nrows(),
+                g.ncols()
+            );
+        }
+        // 1e-3 of the layer's largest |∂E/∂W_i| (1e-3 for an all-zero layer): far above the
+        // error allowed for a correct gradient in f64 or f32.
+        let scale = g.iter().fold(0.0f64, |m, v| m.max(v.as_f64().abs()));
+        let delta = 1e-3 * if scale > 0.0 { scale } else { 1.0 };
+        g[(j, k)] += T::of_f64(delta);
+    }
+    backprop_gradcheck::check_network(net, x.as_view(), y.as_view(), &analytic, config)
         .map_err(|e| anyhow!("{e}"))
 }

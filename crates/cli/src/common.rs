@@ -28,6 +28,15 @@ impl DtypeArg {
     }
 }
 
+/// `--layers`: l_0,…,l_n (a newtype, so that clap takes one value, not a list).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layers(pub Vec<usize>);
+
+/// Parses `--layers` into [`Layers`].
+pub fn layers_arg(s: &str) -> Result<Layers, String> {
+    parse_layers(s).map(Layers)
+}
+
 /// Parses `--layers`: sizes l_0..l_n separated by commas (or hyphens, as in 3-4-5-2).
 pub fn parse_layers(s: &str) -> Result<Vec<usize>, String> {
     let parts: Vec<&str> = s.split([',', '-']).map(str::trim).collect();

@@ -328,9 +328,9 @@ mod smartcore_sets {
     use super::{Builtin, Defaults, classification};
     use backprop::{Activation, Reduction};
 
-    fn from_smartcore(
+    fn from_smartcore<Y: Copy + Into<f64>>(
         name: &str,
-        d: smartcore::dataset::Dataset<f32, f32>,
+        d: smartcore::dataset::Dataset<f32, Y>,
         classes: &[&str],
         scale: impl Fn(usize, &[f32]) -> Vec<f64>,
         defaults: Defaults,
@@ -339,15 +339,16 @@ mod smartcore_sets {
         let samples = (0..n)
             .map(|s| {
                 let x = scale(s, &d.data[s * f..(s + 1) * f]);
-                // Targets are class indices stored as small whole floats.
-                (x, d.target[s] as usize)
+                // Targets are class indices (small whole numbers, stored as f32 or u32).
+                let class: f64 = d.target[s].into();
+                (x, class as usize)
             })
             .collect();
         classification(name, f, classes, samples, defaults)
     }
 
     /// Standardises every feature to mean 0 and standard deviation 1.
-    fn standardise(d: &smartcore::dataset::Dataset<f32, f32>) -> (Vec<f64>, Vec<f64>) {
+    fn standardise<Y>(d: &smartcore::dataset::Dataset<f32, Y>) -> (Vec<f64>, Vec<f64>) {
         let (n, f) = (d.num_samples, d.num_features);
         let mut mean = vec![0.0; f];
         let mut sd = vec![0.0; f];
@@ -377,9 +378,9 @@ mod smartcore_sets {
             &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
             |_, x| x.iter().map(|&v| f64::from(v) / 16.0).collect(),
             Defaults {
-                hidden: vec![32],
-                activation: Activation::Sigmoid,
-                learning_rate: 0.5,
+                hidden: vec![64],
+                activation: Activation::Relu,
+                learning_rate: 0.02,
                 epochs: 40,
                 batch: 16,
                 reduction: Reduction::Mean,

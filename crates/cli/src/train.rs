@@ -7,10 +7,10 @@
 
 use crate::Outcome;
 use crate::common::{
-    self, DtypeArg, Loaded, ensure_parent, parse_activation, parse_layers, parse_positive, say,
-    sibling, sizes_text,
+    self, DtypeArg, Layers, Loaded, ensure_parent, layers_arg, parse_activation, parse_positive,
+    say, sibling, sizes_text,
 };
-use crate::data::Table;
+use crate::data::{self, Table};
 use crate::datasets::{self, Defaults};
 use crate::plot::{self, Boundary, Fit, LossCurve};
 use anyhow::{Result, anyhow, bail};
@@ -36,14 +36,6 @@ Examples:
   backprop train --data circles --plot out/loss.svg --out out/circles.safetensors
   backprop train --data data.csv --layers 3,8,2 --activation sigmoid --lr 0.05 --epochs 500
   backprop train --init model.safetensors --out more.safetensors --epochs 100";
-
-/// `--layers`: l_0,…,l_n.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Layers(pub Vec<usize>);
-
-fn layers_arg(s: &str) -> Result<Layers, String> {
-    parse_layers(s).map(Layers)
-}
 
 /// `--reduction`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -290,7 +282,9 @@ pub fn run(args: TrainArgs) -> Result<Outcome> {
             }
             _ => {
                 if args.boundary.is_some() {
-                    bail!("--boundary needs 1 or 2 inputs; the data has {inputs} (l_0 = {inputs})");
+                    bail!(
+                        "--boundary needs 1 or 2 inputs; the data has {inputs} inputs (l_0 = {inputs})"
+                    );
                 }
                 None
             }
@@ -457,6 +451,15 @@ struct Row {
     test_accuracy: Option<f64>,
 }
 
+/// A loss: six decimals for ordinary values, scientific for very large or small ones.
+fn loss_text(v: f64) -> String {
+    if v == 0.0 || (1e-3..1e6).contains(&v.abs()) {
+        format!("{v:.6}")
+    } else {
+        format!("{v:.6e}")
+    }
+}
+
 fn pct(a: f64) -> String {
     format!("{:.1}%", 100.0 * a)
 }
@@ -468,7 +471,7 @@ fn line(row: &Row, epochs: usize) -> String {
         s.push_str(&format!("  accuracy {:>6}", pct(a)));
     }
     if let Some(l) = row.test_loss {
-        s.push_str(&format!("  test loss {l:.6}"));
+        s.push_str(&format!("  test loss {}", loss_text(l)));
     }
     if let Some(a) = row.test_accuracy {
         s.push_str(&format!("  test accuracy {:>6}", pct(a)));
@@ -502,7 +505,7 @@ fn train_typed<T: Scalar>(plan: Plan, mut net: Network<T>) -> Result<Outcome> {
     ));
     say(&format!(
         "SGD: m = {}, {} epochs, batches of {} ({}), seed {}",
-        config.learning_rate,
+        data::number(config.learning_rate),
         config.epochs,
         config.batch_size,
         match config.reduction {
@@ -580,8 +583,8 @@ fn train_typed<T: Scalar>(plan: Plan, mut net: Network<T>) -> Result<Outcome> {
                 print(&line(&row, config.epochs));
             }
             bar.set_message(format!(
-                "loss {:.5}{}",
-                row.loss,
+                "loss {}{}",
+                loss_text(row.loss),
                 row.accuracy
                     .map_or(String::new(), |a| format!("  accuracy {}", pct(a)))
             ));
@@ -626,7 +629,7 @@ fn train_typed<T: Scalar>(plan: Plan, mut net: Network<T>) -> Result<Outcome> {
                 if let Some(a) = last.test_accuracy {
                     s.push_str(&format!(", test accuracy {}", pct(a)));
                 } else if let Some(l) = last.test_loss {
-                    s.push_str(&format!(", test loss {l:.6}"));
+                    s.push_str(&format!(", test loss {}", loss_text(l)));
                 }
                 say(&s);
             }
@@ -647,7 +650,7 @@ fn train_typed<T: Scalar>(plan: Plan, mut net: Network<T>) -> Result<Outcome> {
             };
             Err(anyhow!(
                 "training stopped: the loss became non-finite ({loss}) in epoch {}, batch {}; \
-                 wrote {kept} (the last finite one) to {}{}; try a smaller --lr than {}",
+                 wrote {kept} (the last finite one) to {}{}; try an --lr smaller than {}",
                 epoch + 1,
                 batch + 1,
                 plan.out.display(),
@@ -656,7 +659,7 @@ fn train_typed<T: Scalar>(plan: Plan, mut net: Network<T>) -> Result<Outcome> {
                 } else {
                     String::new()
                 },
-                config.learning_rate
+                data::number(config.learning_rate)
             ))
         }
         Err(e) => Err(e.into()),
@@ -689,7 +692,7 @@ fn write_outputs<T: Scalar>(plan: &Plan, net: &Network<T>, rows: &[Row]) -> Resu
         plan.name,
         sizes_text(&net.sizes()),
         net.activation().name(),
-        plan.config.learning_rate,
+        data::number(plan.config.learning_rate),
         plan.config.batch_size
     );
     if let Some(p) = &plan.loss_picture {
@@ -802,11 +805,11 @@ mod tests {
 
     #[test]
     fn one_hot_targets_are_recognised() {
-        let t = crate::data::read_csv_from("1,0,1\n2,1,0\n".as_bytes(), "d".into()).unwrap();
+        let t = data::read_csv_from("1,0,1\n2,1,0\n".as_bytes(), "d".into()).unwrap();
         assert!(one_hot(&t, 1));
-        let t = crate::data::read_csv_from("1,0,1\n2,1,1\n".as_bytes(), "d".into()).unwrap();
+        let t = data::read_csv_from("1,0,1\n2,1,1\n".as_bytes(), "d".into()).unwrap();
         assert!(!one_hot(&t, 1));
-        let t = crate::data::read_csv_from("1,0.5\n".as_bytes(), "d".into()).unwrap();
+        let t = data::read_csv_from("1,0.5\n".as_bytes(), "d".into()).unwrap();
         assert!(!one_hot(&t, 1));
     }
 }
