@@ -36,7 +36,7 @@ failed run (one line `error: ...` naming the file, line, field or layer at fault
 interrupted by Ctrl-C (the last complete epoch's model is written).
 
 Examples:
-  backprop train                                   # two spirals, tanh, in a few seconds
+  backprop train                # two spirals, a 2-24-24-2 tanh network, about a second
   backprop grad --model model.safetensors --data data.csv --out grad.safetensors
   backprop check --layers 3,4,5,2 --activation sigmoid
   backprop predict --model model.safetensors --data data.csv";

@@ -55,6 +55,12 @@ pub trait Picture {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
 }
 
+/// An axis label: one decimal, and 0 never shown as −0.0.
+fn tick(v: &f64) -> String {
+    let t = format!("{v:.1}");
+    if t == "-0.0" { "0.0".into() } else { t }
+}
+
 fn e2s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
@@ -377,6 +383,8 @@ impl Picture for Boundary {
             .x_desc("x0")
             .y_desc("x1")
             .label_style((FONT, 14))
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .draw()
             .map_err(e2s)?;
         let n = self.cells;
@@ -494,6 +502,8 @@ impl Picture for Fit {
             .x_desc("x0")
             .y_desc("output")
             .label_style((FONT, 14))
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .draw()
             .map_err(e2s)?;
         let outputs = self.points.first().map_or(0, |p| p.1.len());

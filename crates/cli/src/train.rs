@@ -81,7 +81,7 @@ pub struct TrainArgs {
     /// Scalar type of a new network (with --init: the file's; a different --dtype is an error).
     #[arg(long, value_enum)]
     dtype: Option<DtypeArg>,
-    /// The model file to write (safetensors).
+    /// The model file to write (safetensors) [default: model.safetensors].
     #[arg(long, value_name = "MODEL")]
     out: Option<PathBuf>,
     /// The loss-curve picture, .png or .svg [default: loss.png beside --out].
@@ -466,7 +466,11 @@ fn pct(a: f64) -> String {
 
 fn line(row: &Row, epochs: usize) -> String {
     let width = epochs.to_string().len();
-    let mut s = format!("epoch {:>width$}/{epochs}  loss {:.6}", row.epoch, row.loss);
+    let mut s = format!(
+        "epoch {:>width$}/{epochs}  loss {}",
+        row.epoch,
+        loss_text(row.loss)
+    );
     if let Some(a) = row.accuracy {
         s.push_str(&format!("  accuracy {:>6}", pct(a)));
     }
@@ -518,9 +522,9 @@ fn train_typed<T: Scalar>(plan: Plan, mut net: Network<T>) -> Result<Outcome> {
     let bar = if std::io::stdout().is_terminal() {
         let bar =
             ProgressBar::with_draw_target(Some(config.epochs as u64), ProgressDrawTarget::stdout());
-        if let Ok(style) = ProgressStyle::with_template(
-            "{bar:30.cyan/blue} {pos:>5}/{len} epochs  {msg}  [{elapsed_precise}, eta {eta}]",
-        ) {
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:24.cyan/blue} {pos}/{len}  {msg}  {elapsed}<{eta}")
+        {
             bar.set_style(style.progress_chars("=> "));
         }
         bar
@@ -613,15 +617,15 @@ fn train_typed<T: Scalar>(plan: Plan, mut net: Network<T>) -> Result<Outcome> {
             let written = write_outputs(&plan, &net, &rows)?;
             if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
                 let mut s = format!(
-                    "{} {} epochs in {seconds:.1} s: loss {:.6} -> {:.6}",
+                    "{} {} epochs in {seconds:.1} s: loss {} -> {}",
                     if interrupted {
                         "interrupted after"
                     } else {
                         "trained"
                     },
                     last.epoch,
-                    first.loss,
-                    last.loss
+                    loss_text(first.loss),
+                    loss_text(last.loss)
                 );
                 if let Some(a) = last.accuracy {
                     s.push_str(&format!(", accuracy {}", pct(a)));
@@ -740,7 +744,11 @@ fn boundary<T: Scalar>(plan: &Plan, net: &Network<T>, title: String) -> Result<B
     let t = &plan.all_points;
     let x_range = range_of((0..t.rows()).map(|s| t.row(s)[0]));
     let y_range = range_of((0..t.rows()).map(|s| t.row(s)[1]));
-    let cells = 150;
+    // Fine cells for a bitmap; fewer for SVG, where each cell is an element of the file.
+    let cells = match plot::format_of(&plan.boundary_picture.clone().unwrap_or_default()) {
+        Ok(plot::Format::Svg) => 60,
+        _ => 150,
+    };
     let centres = Boundary::centres(x_range, y_range, cells);
     let grid_x = DMatrix::<T>::from_fn(2, centres.len(), |r, c| T::of_f64(centres[c][r]));
     let z = net.predict(grid_x.as_view())?;
@@ -802,6 +810,15 @@ fn fit<T: Scalar>(plan: &Plan, net: &Network<T>, title: String) -> Result<Fit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn losses_print_compactly_at_any_magnitude() {
+        assert_eq!(loss_text(0.5), "0.500000");
+        assert_eq!(loss_text(0.0), "0.000000");
+        assert_eq!(loss_text(3.6e252), "3.600000e252");
+        assert_eq!(loss_text(2.5e-7), "2.500000e-7");
+        assert_eq!(loss_text(f64::INFINITY), "inf");
+    }
 
     #[test]
     fn one_hot_targets_are_recognised() {
