@@ -18,7 +18,6 @@ use backprop::{Activation, AnyNetwork, Network, Reduction, Scalar, TrainConfig};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nalgebra::DMatrix;
 use std::io::IsTerminal;
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -543,71 +542,77 @@ fn train_typed<T: Scalar>(plan: Plan, mut net: Network<T>) -> Result<Outcome> {
     install_ctrlc();
     INTERRUPTED.store(false, Ordering::SeqCst);
     let started = Instant::now();
-    let mut rows: Vec<Row> = Vec::with_capacity(config.epochs);
-    let mut eval_error = None;
-    let result = backprop::train(
-        &mut net,
-        x.as_view(),
-        y.as_view(),
-        &config,
-        |report, net| {
-            let (accuracy, test_loss, test_accuracy) = match (|| -> Result<_> {
-                let accuracy = if classify {
-                    evaluate(net, &x, &y, true)?.1
-                } else {
-                    None
-                };
-                let (tl, ta) = match &test {
-                    Some((tx, ty)) => {
-                        let (l, a) = evaluate(net, tx, ty, classify)?;
-                        (Some(l), a)
-                    }
-                    None => (None, None),
-                };
-                Ok((accuracy, tl, ta))
-            })() {
-                Ok(v) => v,
-                Err(e) => {
-                    eval_error = Some(e);
-                    return ControlFlow::Break(());
-                }
-            };
-            let row = Row {
-                epoch: report.epoch + 1,
-                loss: report.mean_loss,
-                accuracy,
-                test_loss,
-                test_accuracy,
-            };
-            rows.push(row);
-            if row.epoch == 1
-                || row.epoch.is_multiple_of(plan.log_every)
-                || row.epoch == config.epochs
-            {
-                print(&line(&row, config.epochs));
+    // The epochs are run here, on the core's Trainer, rather than by backprop::train: the run
+    // may be long (until Ctrl-C), so nothing is allocated per epoch in advance.
+    let samples = x.ncols();
+    let mut trainer = backprop::Trainer::new(&net, config.batch_size.min(samples), config.seed)?;
+    let m = T::of_f64(config.learning_rate);
+    // W_i at the start of the current epoch: the last model whose every loss was finite.
+    let mut backup = net.clone();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut diverged = None;
+    for epoch in 0..config.epochs {
+        backup.copy_weights_from(&net)?;
+        let e = trainer.epoch(
+            &mut net,
+            x.as_view(),
+            y.as_view(),
+            m,
+            config.reduction,
+            config.shuffle,
+        );
+        let loss = match e {
+            Ok(e) => e.as_f64(),
+            Err(backprop::Error::NonFiniteLoss { batch, loss, .. }) => {
+                net.copy_weights_from(&backup)?;
+                diverged = Some((epoch, batch, loss));
+                break;
             }
-            bar.set_message(format!(
-                "loss {}{}",
-                loss_text(row.loss),
-                row.accuracy
-                    .map_or(String::new(), |a| format!("  accuracy {}", pct(a)))
-            ));
-            bar.inc(1);
-            if INTERRUPTED.load(Ordering::SeqCst) {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
+            Err(e) => {
+                bar.finish_and_clear();
+                return Err(e.into());
             }
-        },
-    );
+        };
+        let accuracy = if classify {
+            evaluate(&net, &x, &y, true)?.1
+        } else {
+            None
+        };
+        let (test_loss, test_accuracy) = match &test {
+            Some((tx, ty)) => {
+                let (l, a) = evaluate(&net, tx, ty, classify)?;
+                (Some(l), a)
+            }
+            None => (None, None),
+        };
+        let row = Row {
+            epoch: epoch + 1,
+            loss: loss / samples as f64,
+            accuracy,
+            test_loss,
+            test_accuracy,
+        };
+        rows.push(row);
+        if row.epoch == 1 || row.epoch.is_multiple_of(plan.log_every) || row.epoch == config.epochs
+        {
+            print(&line(&row, config.epochs));
+        }
+        bar.set_message(format!(
+            "loss {}{}",
+            loss_text(row.loss),
+            row.accuracy
+                .map_or(String::new(), |a| format!("  accuracy {}", pct(a)))
+        ));
+        bar.inc(1);
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            break;
+        }
+    }
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    if let Some(e) = eval_error {
-        return Err(e);
-    }
     let interrupted = INTERRUPTED.load(Ordering::SeqCst);
-    match result {
-        Ok(_) => {
+    match diverged {
+        None => {
             if interrupted
                 && let Some(last) = rows.last()
                 && !last.epoch.is_multiple_of(plan.log_every)
@@ -644,8 +649,8 @@ fn train_typed<T: Scalar>(plan: Plan, mut net: Network<T>) -> Result<Outcome> {
                 Outcome::Success
             })
         }
-        Err(backprop::Error::NonFiniteLoss { epoch, batch, loss }) => {
-            // train() restored the weights of the start of this epoch: the last finite model.
+        Some((epoch, batch, loss)) => {
+            // The weights are those of the start of this epoch: the last finite model.
             let written = write_outputs(&plan, &net, &rows)?;
             let kept = if epoch == 0 {
                 "the initial model".to_string()
@@ -666,7 +671,6 @@ fn train_typed<T: Scalar>(plan: Plan, mut net: Network<T>) -> Result<Outcome> {
                 data::number(config.learning_rate)
             ))
         }
-        Err(e) => Err(e.into()),
     }
 }
 
