@@ -147,6 +147,8 @@ impl LineCounter<'_> {
 /// Reads CSV from bytes in memory; `path` names it in errors.
 pub fn read_csv_from(bytes: &[u8], path: PathBuf) -> Result<Table> {
     let source = path.display().to_string();
+    // A UTF-8 byte-order mark (as some spreadsheets write) is not part of the first field.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut counter = LineCounter {
         bytes,
         at: 0,
