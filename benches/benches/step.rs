@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use backprop::Scalar;
 use backprop_benches::{SHAPES, Shape, StepBench};
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 
 /// Short measurement for the fast shapes, fewer samples for the GEMM-bound ones.
 fn configure(
@@ -28,10 +30,13 @@ fn configure(
     s: &Shape,
 ) {
     if s.step_flops() > 100_000_000 {
+        // One step per sample: criterion's linear sampling would run 55 steps of S5.
+        group.sampling_mode(SamplingMode::Flat);
         group.sample_size(10);
         group.measurement_time(Duration::from_secs(4));
         group.warm_up_time(Duration::from_millis(500));
     } else {
+        group.sampling_mode(SamplingMode::Auto);
         group.sample_size(30);
         group.measurement_time(Duration::from_secs(2));
         group.warm_up_time(Duration::from_millis(300));
