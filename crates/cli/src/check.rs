@@ -82,8 +82,9 @@ pub struct CheckArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// A negative control: add 1e-3 × max|∂E/∂W_i| to the analytic ∂E/∂W_i[j,k] (given as i,j,k)
-    /// before checking; the report must then name that element and the exit code be 1.
+    /// A negative control: add 1e-3 × max|∂E/∂W_i| to element (j, k) of the analytic ∂E/∂W_i
+    /// (given as i,j,k) before checking; the report must then name that element and the exit
+    /// code be 1.
     #[arg(long, value_name = "I,J,K", value_parser = parse_element)]
     perturb: Option<[usize; 3]>,
 }
