@@ -8,7 +8,11 @@ use backprop::{Scalar, gradient::denominator};
 use nalgebra::DMatrix;
 
 fn m<T: Scalar>(rows: usize, cols: usize, v: &[f64]) -> DMatrix<T> {
-    DMatrix::from_row_slice(rows, cols, &v.iter().map(|&x| T::of_f64(x)).collect::<Vec<_>>())
+    DMatrix::from_row_slice(
+        rows,
+        cols,
+        &v.iter().map(|&x| T::of_f64(x)).collect::<Vec<_>>(),
+    )
 }
 
 /// g = (∂E/∂W_0 = [[1, −2, 3], [0, 4, −1]], ∂E/∂W_1 = [[2], [−3]]) in denominator layout.
