@@ -30,8 +30,10 @@ fn model_err(path: &Path, reason: impl Into<ModelError>) -> Error {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, `fsync`, then a
-/// rename over `path`. On error `path` is untouched.
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, `fsync`, a
+/// rename over `path`, then `fsync` of the directory so the rename itself survives a crash.
+/// On error `path` is untouched. The file gets the mode a plain create would (0666 less the
+/// umask, on Unix), not the temporary file's private 0600.
 ///
 /// # Errors
 /// [`Error::Model`] with [`ModelError::Io`] naming the path.
@@ -41,14 +43,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     let io = |e: std::io::Error| model_err(path, ModelError::Io(e));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".backprop-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".backprop-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Passed to open(2) with O_CREAT, so the umask applies as for any new file.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)?;
     Ok(())
 }
 
@@ -234,9 +244,9 @@ impl<T: Scalar> Network<T> {
     /// # Errors
     /// [`Error::Model`] when the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let mut meta = HashMap::new();
-        meta.insert(ACTIVATION_KEY.to_string(), self.activation().name());
-        meta.insert("format".to_string(), "backprop".to_string());
+        // One key only: safetensors writes the metadata map in hash order, so a second key
+        // would make the bytes of two saves of the same network differ.
+        let meta = HashMap::from([(ACTIVATION_KEY.to_string(), self.activation().name())]);
         save_matrices(path.as_ref(), "W", self.weights(), meta)
     }
 

@@ -90,7 +90,8 @@ pub fn train<T: Scalar>(
     let mut trainer = Trainer::new(net, batch, config.seed)?;
     let m = T::of_f64(config.learning_rate);
     let mut backup = net.clone();
-    let mut reports = Vec::with_capacity(config.epochs);
+    // Grown per epoch: `epochs` comes from the user and may be huge.
+    let mut reports = Vec::new();
     for epoch in 0..config.epochs {
         backup.copy_weights_from(net)?;
         let loss = match trainer.epoch(net, x, y, m, config.reduction, config.shuffle) {

@@ -48,6 +48,39 @@ fn save_load_round_trip_is_bit_exact_f64() {
 }
 
 #[test]
+fn saving_the_same_network_twice_gives_the_same_bytes() {
+    // The header's metadata map is serialised in hash order; each save builds a new map with a
+    // new random hash seed, so repeated saves would differ if the map had two keys.
+    let dir = tmp();
+    let net = Network::<f32>::random(&[4, 3, 2], Activation::Tanh, 5).unwrap();
+    let first = dir.path().join("a.safetensors");
+    net.save(&first).unwrap();
+    let want = std::fs::read(&first).unwrap();
+    for i in 0..16 {
+        let path = dir.path().join(format!("b{i}.safetensors"));
+        net.save(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), want, "save {i} differs");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn saved_files_get_the_mode_of_a_plain_create_not_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tmp();
+    let plain = dir.path().join("plain");
+    std::fs::write(&plain, b"x").unwrap();
+    let path = dir.path().join("m.safetensors");
+    Network::<f64>::random(&[2, 2], Activation::Identity, 1)
+        .unwrap()
+        .save(&path)
+        .unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // Equal to a plain create's under whatever umask runs the test (0644 under the usual 022).
+    assert_eq!(mode(&path), mode(&plain));
+}
+
+#[test]
 fn custom_leaky_relu_slope_survives_the_file() {
     let dir = tmp();
     let path = dir.path().join("m.safetensors");
