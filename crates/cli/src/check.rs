@@ -8,6 +8,7 @@ use crate::datasets;
 use anyhow::{Result, anyhow, bail};
 use backprop::{Activation, AnyNetwork, Network, Scalar};
 use backprop_gradcheck::{CheckConfig, Mode, Oracle};
+use nalgebra::DMatrix;
 use std::path::PathBuf;
 
 const CHECK_HELP: &str = "\
@@ -102,7 +103,89 @@ fn parse_element(s: &str) -> Result<[usize; 3], String> {
     Ok(v)
 }
 
-pub fn run(args: CheckArgs) -> Result<Outcome> {
+/// A check whose network, data and buffers are ready.
+pub struct Ready {
+    json: bool,
+    perturb: Option<[usize; 3]>,
+    config: CheckConfig,
+    bound: AnyBound,
+}
+
+/// The network with its data in its scalar, and the backpropagation buffers.
+struct Bound<T: Scalar> {
+    net: Network<T>,
+    x: DMatrix<T>,
+    y: DMatrix<T>,
+    workspace: backprop::Workspace<T>,
+}
+
+enum AnyBound {
+    F32(Bound<f32>),
+    F64(Bound<f64>),
+}
+
+impl Ready {
+    /// Runs the check and prints the report.
+    pub fn run(self) -> Result<Outcome> {
+        let report = match self.bound {
+            AnyBound::F32(b) => check_typed(b, &self.config, self.perturb)?,
+            AnyBound::F64(b) => check_typed(b, &self.config, self.perturb)?,
+        };
+        if self.json {
+            print_out(&format!("{}\n", report.to_json()))?;
+        } else {
+            print_out(&format!("{report}\n"))?;
+        }
+        Ok(if report.passed() {
+            Outcome::Success
+        } else {
+            Outcome::CheckFailed
+        })
+    }
+
+    /// l_0, …, l_n.
+    pub fn network_sizes(&self) -> Vec<usize> {
+        match &self.bound {
+            AnyBound::F32(b) => b.net.sizes(),
+            AnyBound::F64(b) => b.net.sizes(),
+        }
+    }
+
+    /// The samples checked on.
+    pub fn samples(&self) -> usize {
+        match &self.bound {
+            AnyBound::F32(b) => b.x.ncols(),
+            AnyBound::F64(b) => b.x.ncols(),
+        }
+    }
+}
+
+/// Converts the data to the network's scalar and allocates the buffers, each checked against
+/// the memory limit first.
+fn bind<T: Scalar>(net: Network<T>, table: &Table) -> Result<Bound<T>> {
+    common::check_memory(
+        || {
+            format!(
+                "the data of {} as {}",
+                table.source,
+                T::DTYPE.name().to_ascii_lowercase()
+            )
+        },
+        table.values.len() as u128 * T::DTYPE.size() as u128,
+    )?;
+    let (x, y) = table.split::<T>(net.inputs(), net.outputs(), "the network")?;
+    let workspace = backprop::Workspace::new(&net, x.ncols())?;
+    Ok(Bound {
+        net,
+        x,
+        y,
+        workspace,
+    })
+}
+
+/// Builds or loads the network, generates or reads the data, checks the options; prints
+/// nothing.
+pub fn prepare(args: CheckArgs) -> Result<Ready> {
     let net = match (&args.model, &args.layers) {
         (Some(p), _) => common::load_model(p)?,
         (None, Some(Layers(sizes))) => {
@@ -146,6 +229,12 @@ pub fn run(args: CheckArgs) -> Result<Outcome> {
             if args.samples == 0 {
                 bail!("--samples must be at least 1");
             }
+            // l_0 + l_n values a sample, in f64.
+            let width = l0 as u128 + ln as u128;
+            common::check_memory(
+                || format!("--samples {} of {} values each", args.samples, width),
+                args.samples as u128 * width * 8,
+            )?;
             Table {
                 source: "generated data".into(),
                 header: None,
@@ -155,33 +244,33 @@ pub fn run(args: CheckArgs) -> Result<Outcome> {
             }
         }
     };
-    let report = match &net {
-        AnyNetwork::F32(n) => check_typed(n, &table, &config, args.perturb)?,
-        AnyNetwork::F64(n) => check_typed(n, &table, &config, args.perturb)?,
+    let bound = match net {
+        AnyNetwork::F32(n) => AnyBound::F32(bind(n, &table)?),
+        AnyNetwork::F64(n) => AnyBound::F64(bind(n, &table)?),
     };
-    if args.json {
-        print_out(&format!("{}\n", report.to_json()))?;
-    } else {
-        print_out(&format!("{report}\n"))?;
-    }
-    Ok(if report.passed() {
-        Outcome::Success
-    } else {
-        Outcome::CheckFailed
+    Ok(Ready {
+        json: args.json,
+        perturb: args.perturb,
+        config,
+        bound,
     })
 }
 
 /// Checks the core's batched backpropagation (optionally with a planted error) on the table.
 fn check_typed<T: Scalar>(
-    net: &Network<T>,
-    table: &Table,
+    bound: Bound<T>,
     config: &CheckConfig,
     perturb: Option<[usize; 3]>,
 ) -> Result<backprop_gradcheck::Report> {
-    let (x, y) = table.split::<T>(net.inputs(), net.outputs(), "the network")?;
-    let mut ws = backprop::Workspace::new(net, x.ncols())?;
-    ws.gradient(net, x.as_view(), y.as_view())?;
-    let mut analytic = ws.gradient_ref().clone();
+    let Bound {
+        net,
+        x,
+        y,
+        mut workspace,
+    } = bound;
+    let net = &net;
+    workspace.gradient(net, x.as_view(), y.as_view())?;
+    let mut analytic = workspace.gradient_ref().clone();
     if let Some([i, j, k]) = perturb {
         if i >= net.depth() {
             bail!(

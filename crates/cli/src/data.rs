@@ -78,14 +78,8 @@ impl Table {
         Ok(m)
     }
 
-    /// Splits the table into inputs X (l_0 × N) and targets Y (l_n × N), after checking that
-    /// every row has l_0 + l_n fields.
-    pub fn split<T: Scalar>(
-        &self,
-        inputs: usize,
-        outputs: usize,
-        what: &str,
-    ) -> Result<(DMatrix<T>, DMatrix<T>)> {
+    /// Checks that every row has `inputs` + `outputs` fields, as `what` needs.
+    pub fn check_fields(&self, inputs: usize, outputs: usize, what: &str) -> Result<()> {
         if self.cols != inputs + outputs {
             bail!(
                 "{}: rows have {} fields, but {what} needs {inputs} inputs + {outputs} targets = {}",
@@ -94,6 +88,18 @@ impl Table {
                 inputs + outputs
             );
         }
+        Ok(())
+    }
+
+    /// Splits the table into inputs X (l_0 × N) and targets Y (l_n × N), after checking that
+    /// every row has l_0 + l_n fields.
+    pub fn split<T: Scalar>(
+        &self,
+        inputs: usize,
+        outputs: usize,
+        what: &str,
+    ) -> Result<(DMatrix<T>, DMatrix<T>)> {
+        self.check_fields(inputs, outputs, what)?;
         Ok((self.columns(0, inputs)?, self.columns(inputs, outputs)?))
     }
 }
@@ -104,15 +110,12 @@ fn is_header(record: &csv::StringRecord) -> bool {
 }
 
 /// Reads a data file. Errors name the file, and for a bad row its line and field.
+///
+/// The file, and then the table as it grows, are checked against the memory limit
+/// (`backprop::memory`) before they are allocated: the error states the bytes needed and the
+/// limit.
 pub fn read_csv(path: &Path) -> Result<Table> {
-    let source = path.display().to_string();
-    let len = std::fs::metadata(path)
-        .map_err(|e| anyhow::anyhow!("{source}: cannot open data file: {e}"))?
-        .len();
-    backprop::memory::check(|| format!("reading {source}"), u128::from(len))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let bytes =
-        std::fs::read(path).map_err(|e| anyhow::anyhow!("{source}: cannot read data file: {e}"))?;
+    let bytes = crate::common::read_bounded(path, "data file")?;
     read_csv_from(&bytes, path.to_path_buf())
 }
 
@@ -144,7 +147,43 @@ impl LineCounter<'_> {
     }
 }
 
+/// Bytes of a table: 8 per value and 8 per row (its line number).
+fn table_bytes(values: usize, rows: usize) -> u128 {
+    (values as u128 + rows as u128) * 8
+}
+
+/// Reserves room for `more` values (and one row) in the table being read, checking first that
+/// the grown table and the text it is read from fit in the memory limit. Growth doubles, so
+/// the check runs O(log N) times.
+fn reserve(
+    source: &str,
+    text: usize,
+    values: &mut Vec<f64>,
+    lines: &mut Vec<u64>,
+    more: usize,
+) -> Result<()> {
+    let need = values.len().saturating_add(more);
+    if need <= values.capacity() && lines.len() < lines.capacity() {
+        return Ok(());
+    }
+    let new_values = need.max(values.capacity().saturating_mul(2)).max(64);
+    let new_lines = (lines.len() + 1)
+        .max(lines.capacity().saturating_mul(2))
+        .max(8);
+    crate::common::check_memory(
+        || format!("reading {source} ({} rows so far)", lines.len()),
+        text as u128 + table_bytes(new_values, new_lines),
+    )?;
+    values.reserve_exact(new_values - values.len());
+    lines.reserve_exact(new_lines - lines.len());
+    Ok(())
+}
+
 /// Reads CSV from bytes in memory; `path` names it in errors.
+///
+/// # Errors
+/// A bad field, a ragged row or no data rows, naming the line and field; a table that would
+/// exceed the memory limit, with the bytes needed and the limit.
 pub fn read_csv_from(bytes: &[u8], path: PathBuf) -> Result<Table> {
     let source = path.display().to_string();
     // A UTF-8 byte-order mark (as some spreadsheets write) is not part of the first field.
@@ -201,6 +240,7 @@ pub fn read_csv_from(bytes: &[u8], path: PathBuf) -> Result<Table> {
                 record.len()
             );
         }
+        reserve(&source, bytes.len(), &mut values, &mut lines, record.len())?;
         for (k, field) in record.iter().enumerate() {
             let v: f64 = field.parse().map_err(|_| {
                 let shown = if field.is_empty() {

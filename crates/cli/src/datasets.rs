@@ -56,22 +56,26 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// The built-in set `name` generated with `seed`, or `None` for an unknown name.
-pub fn builtin(name: &str, seed: u64) -> Option<Builtin> {
+///
+/// # Errors
+/// [`backprop::Error::TooLarge`] when even `seeded`'s 3-4-5-2 teacher network exceeds the
+/// memory limit (a limit of a few hundred bytes).
+pub fn builtin(name: &str, seed: u64) -> backprop::Result<Option<Builtin>> {
     let mut rng = SplitMix64(seed ^ 0x9E37_79B9_7F4A_7C15);
-    Some(match name {
+    Ok(Some(match name {
         "spiral" | "spirals" => spiral(&mut rng),
         "circles" => circles(&mut rng),
         "xor" => xor(&mut rng),
         "sine" => sine(&mut rng),
-        "seeded" => seeded(&mut rng, seed),
+        "seeded" => seeded(&mut rng, seed)?,
         #[cfg(feature = "digits")]
         "digits" => smartcore_sets::digits(),
         #[cfg(feature = "digits")]
         "iris" => smartcore_sets::iris(),
         #[cfg(feature = "digits")]
         "breast_cancer" | "breast-cancer" => smartcore_sets::breast_cancer(),
-        _ => return None,
-    })
+        _ => return Ok(None),
+    }))
 }
 
 /// A seeded permutation of 0..n (Fisher–Yates), for the train/test split.
@@ -284,27 +288,24 @@ fn sine(rng: &mut SplitMix64) -> Builtin {
 
 /// 256 inputs uniform on [−1, 1]³ and, as targets, the outputs of a random 3-4-5-2 sigmoid
 /// network drawn from the same seed: the seed's shape, and a target the shape can fit exactly.
-fn seeded(rng: &mut SplitMix64, seed: u64) -> Builtin {
+fn seeded(rng: &mut SplitMix64, seed: u64) -> backprop::Result<Builtin> {
     let samples = 256;
     let x = DMatrix::from_fn(3, samples, |_, _| rng.range(-1.0, 1.0));
-    // Scaled up so the targets vary more than the initial network's outputs do.
-    let teacher = Network::<f64>::random(&[3, 4, 5, 2], Activation::Sigmoid, seed ^ 0x5EED)
-        .expect("3-4-5-2 is a valid shape");
+    // Scaled up so the targets vary more than the initial network's outputs do. Nothing here
+    // fails but `random` under a memory limit below the teacher's 336 bytes.
+    let teacher = Network::<f64>::random(&[3, 4, 5, 2], Activation::Sigmoid, seed ^ 0x5EED)?;
     let mut teacher_weights = teacher.into_weights();
     for w in &mut teacher_weights {
         *w *= 3.0;
     }
-    let teacher = Network::from_weights(teacher_weights, Activation::Sigmoid)
-        .expect("finite weights of a valid shape");
-    let y = teacher
-        .predict(x.as_view())
-        .expect("x is 3 × 256 and finite");
+    let teacher = Network::from_weights(teacher_weights, Activation::Sigmoid)?;
+    let y = teacher.predict(x.as_view())?;
     let mut values = Vec::with_capacity(samples * 5);
     for s in 0..samples {
         values.extend(x.column(s).iter());
         values.extend(y.column(s).iter());
     }
-    regression(
+    Ok(regression(
         "seeded",
         3,
         2,
@@ -317,7 +318,7 @@ fn seeded(rng: &mut SplitMix64, seed: u64) -> Builtin {
             batch: 8,
             reduction: Reduction::Mean,
         },
-    )
+    ))
 }
 
 #[cfg(feature = "digits")]
@@ -446,7 +447,7 @@ mod tests {
     #[test]
     fn every_name_builds_with_consistent_shapes() {
         for name in names() {
-            let b = builtin(name, 3).unwrap();
+            let b = builtin(name, 3).unwrap().unwrap();
             let t = &b.table;
             assert_eq!(t.cols, b.inputs + b.outputs, "{name}");
             assert_eq!(t.values.len(), t.rows() * t.cols, "{name}");
@@ -460,14 +461,14 @@ mod tests {
                 }
             }
         }
-        assert!(builtin("nope", 0).is_none());
+        assert!(builtin("nope", 0).unwrap().is_none());
     }
 
     #[test]
     fn the_seed_decides_the_data() {
-        let a = builtin("circles", 1).unwrap().table;
-        let b = builtin("circles", 1).unwrap().table;
-        let c = builtin("circles", 2).unwrap().table;
+        let a = builtin("circles", 1).unwrap().unwrap().table;
+        let b = builtin("circles", 1).unwrap().unwrap().table;
+        let c = builtin("circles", 2).unwrap().unwrap().table;
         assert_eq!(a, b);
         assert_ne!(a.values, c.values);
     }
@@ -475,7 +476,7 @@ mod tests {
     #[test]
     fn spirals_are_point_symmetric() {
         // Up to noise (σ = 0.06), sample 2i+1 is sample 2i turned by π: x → −x.
-        let b = builtin("spiral", 0).unwrap();
+        let b = builtin("spiral", 0).unwrap().unwrap();
         let t = &b.table;
         for i in (0..t.rows()).step_by(2) {
             let (p, q) = (t.row(i), t.row(i + 1));

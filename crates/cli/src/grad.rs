@@ -9,6 +9,7 @@
 
 use crate::Outcome;
 use crate::common::{self, print_out};
+use crate::data::Table;
 use anyhow::{Result, anyhow};
 use backprop::{AnyNetwork, Network, Scalar};
 use std::path::{Path, PathBuf};
@@ -50,7 +51,37 @@ pub struct GradArgs {
     seed: u64,
 }
 
-pub fn run(args: GradArgs) -> Result<Outcome> {
+/// A gradient computation whose model and data are loaded and checked.
+pub struct Ready {
+    args: GradArgs,
+    net: AnyNetwork,
+    table: Table,
+}
+
+impl Ready {
+    /// Computes ∂E/∂W_i, writes it and prints E.
+    pub fn run(self) -> Result<Outcome> {
+        let e = match &self.net {
+            AnyNetwork::F32(n) => grad_typed(&self.args, n, &self.table)?,
+            AnyNetwork::F64(n) => grad_typed(&self.args, n, &self.table)?,
+        };
+        print_out(&format!("E = {e}\n"))?;
+        Ok(Outcome::Success)
+    }
+
+    /// l_0, …, l_n.
+    pub fn network_sizes(&self) -> Vec<usize> {
+        self.net.sizes()
+    }
+
+    /// The data's rows.
+    pub fn samples(&self) -> usize {
+        self.table.rows()
+    }
+}
+
+/// Loads the model and the data and checks that they fit each other and the memory limit.
+pub fn prepare(args: GradArgs) -> Result<Ready> {
     common::refuse_overwriting_inputs(
         &args.out,
         &[
@@ -59,21 +90,29 @@ pub fn run(args: GradArgs) -> Result<Outcome> {
         ],
     )?;
     let net = common::load_model(&args.model)?;
-    let loaded = common::load_data(&args.data, args.seed)?;
-    let e = match net {
-        AnyNetwork::F32(n) => grad_typed(&args, &n, &loaded.table)?,
-        AnyNetwork::F64(n) => grad_typed(&args, &n, &loaded.table)?,
-    };
-    print_out(&format!("E = {e}\n"))?;
-    Ok(Outcome::Success)
+    let table = common::load_data(&args.data, args.seed)?.table;
+    let what = format!("the model {}", args.model.display());
+    let sizes = net.sizes();
+    table.check_fields(sizes[0], sizes[sizes.len() - 1], &what)?;
+    // The data in the model's scalar, the forward pass over all of it, and ∂E/∂W_i.
+    let size = net.dtype().size();
+    let weights: u128 = sizes.windows(2).map(|l| l[0] as u128 * l[1] as u128).sum();
+    common::check_memory(
+        || {
+            format!(
+                "the gradient of {} over {} samples",
+                args.model.display(),
+                table.rows()
+            )
+        },
+        (table.values.len() as u128 + weights) * size as u128
+            + common::forward_bytes(&sizes, table.rows(), size),
+    )?;
+    Ok(Ready { args, net, table })
 }
 
 /// Computes and writes the gradient; returns E as text in the model's precision.
-fn grad_typed<T: Scalar>(
-    args: &GradArgs,
-    net: &Network<T>,
-    table: &crate::data::Table,
-) -> Result<String> {
+fn grad_typed<T: Scalar>(args: &GradArgs, net: &Network<T>, table: &Table) -> Result<String> {
     let what = format!("the model {}", args.model.display());
     let (x, y) = table.split::<T>(net.inputs(), net.outputs(), &what)?;
     let (e, layers, layout) = match args.layout {

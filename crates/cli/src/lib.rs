@@ -16,11 +16,25 @@ a_0 = x,   z_{i+1} = W_i a_i,   a_i = σ(z_i) (i = 1..n−1),   output z_n,   E 
 Exit codes: 0 success; 1 `check` found a wrong gradient element; 2 bad input, bad usage or a
 failed run (the message names the file, line, field or layer at fault); 130 `train` stopped by
 Ctrl-C (the model of the last complete epoch is written).
+
+# The library
+
+The binary is a thin `main` over this library (`backprop_cli`), so that tests and fuzz targets
+drive exactly the code a user runs. [`parse`] turns arguments into a [`Cli`]; [`prepare`] does
+everything a command does before its real work (read and check the data and model files, build
+the network, check every size against the memory limit, refuse output paths that would
+overwrite an input) and writes nothing; [`Prepared::run`] does the work and writes the outputs.
+[`data`] is the CSV reader.
+
+Every error is one line naming the file, line, field, layer or option at fault (see
+[`error_line`] and [`usage_error_line`]); sizes that would exceed the memory limit
+(`backprop::memory`: the available memory, or `BACKPROP_MEMORY_LIMIT` bytes) are refused with
+the bytes needed and the limit, before anything that large is allocated.
 */
 
 mod check;
 mod common;
-mod data;
+pub mod data;
 mod datasets;
 mod grad;
 mod plot;
@@ -28,6 +42,7 @@ mod predict;
 mod train;
 
 use clap::{Parser, Subcommand};
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 const AFTER_HELP: &str = "\
@@ -44,7 +59,7 @@ Examples:
 /// Backpropagation for bias-free feedforward networks: train, grad, check, predict.
 #[derive(Parser, Debug)]
 #[command(name = "backprop", version, after_help = AFTER_HELP)]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -57,9 +72,9 @@ enum Command {
     Predict(predict::PredictArgs),
 }
 
-/// What a successful command asks `main` to exit with.
+/// What a successful command asks the process to exit with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outcome {
+pub enum Outcome {
     /// Exit 0.
     Success,
     /// `check` found a failing element: exit 1.
@@ -68,25 +83,142 @@ enum Outcome {
     Interrupted,
 }
 
-fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    match cli.command {
-        Command::Train(args) => train::run(args),
-        Command::Grad(args) => grad::run(args),
-        Command::Check(args) => check::run(args),
-        Command::Predict(args) => predict::run(args),
+impl Outcome {
+    /// The process exit code: 0, 1 or 130.
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::CheckFailed => 1,
+            Outcome::Interrupted => 130,
+        }
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::CheckFailed) => ExitCode::from(1),
-        Ok(Outcome::Interrupted) => ExitCode::from(130),
+/// Parses a command line as the binary does; `args` starts with the program's name.
+///
+/// # Errors
+/// clap's error for bad usage (exit code 2, see [`usage_error_line`]), and for `--help` and
+/// `--version`, whose text the error carries (exit code 0).
+pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    Cli::try_parse_from(args)
+}
+
+/// A command whose inputs are read and checked and whose network is built, ready to run.
+///
+/// Nothing has been written yet: every output path has been checked (none names an input),
+/// and every large allocation the run makes has been checked against the memory limit.
+pub struct Prepared(Ready);
+
+enum Ready {
+    Train(Box<train::Ready>),
+    Grad(grad::Ready),
+    Check(check::Ready),
+    Predict(predict::Ready),
+}
+
+/// Reads and checks the inputs of the command, builds its network and checks the sizes of
+/// everything it will allocate; writes nothing.
+///
+/// # Errors
+/// The first problem found, as one line naming the file, line, field, layer or option at
+/// fault; [`backprop::Error::TooLarge`]'s text (bytes needed and the limit) for sizes beyond
+/// the memory limit.
+pub fn prepare(cli: Cli) -> anyhow::Result<Prepared> {
+    Ok(Prepared(match cli.command {
+        Command::Train(args) => Ready::Train(Box::new(train::prepare(args)?)),
+        Command::Grad(args) => Ready::Grad(grad::prepare(args)?),
+        Command::Check(args) => Ready::Check(check::prepare(args)?),
+        Command::Predict(args) => Ready::Predict(predict::prepare(args)?),
+    }))
+}
+
+impl Prepared {
+    /// Runs the command: trains, computes the gradient, checks or predicts, and writes its
+    /// outputs (atomically).
+    ///
+    /// # Errors
+    /// A failed run (a non-finite loss, a file that cannot be written), as one line.
+    pub fn run(self) -> anyhow::Result<Outcome> {
+        match self.0 {
+            Ready::Train(r) => r.run(),
+            Ready::Grad(r) => r.run(),
+            Ready::Check(r) => r.run(),
+            Ready::Predict(r) => r.run(),
+        }
+    }
+
+    /// The layer sizes l_0, …, l_n of the command's network.
+    pub fn network_sizes(&self) -> Vec<usize> {
+        match &self.0 {
+            Ready::Train(r) => r.network_sizes(),
+            Ready::Grad(r) => r.network_sizes(),
+            Ready::Check(r) => r.network_sizes(),
+            Ready::Predict(r) => r.network_sizes(),
+        }
+    }
+
+    /// The number of samples the command will use (for `train`: training and test samples).
+    pub fn samples(&self) -> usize {
+        match &self.0 {
+            Ready::Train(r) => r.samples(),
+            Ready::Grad(r) => r.samples(),
+            Ready::Check(r) => r.samples(),
+            Ready::Predict(r) => r.samples(),
+        }
+    }
+}
+
+/// Prepares and runs a parsed command line.
+///
+/// # Errors
+/// As [`prepare`] and [`Prepared::run`].
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    prepare(cli)?.run()
+}
+
+/// The one line the binary prints after `error: `: the chain of contexts joined by ": ",
+/// line breaks flattened to spaces.
+pub fn error_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").replace(['\n', '\r'], " ")
+}
+
+/// A clap usage error as one line (after `error: `): its message, then its tips and usage,
+/// joined by "; ", without the "For more information" line.
+pub fn usage_error_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .collect();
+    let line = parts.join("; ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line);
+    line.replace(":;", ":")
+}
+
+/// The `backprop` binary: parses the process's arguments, runs the command, prints an error
+/// as one line `error: …` on standard error, and returns the exit code (0, 1, 2 or 130).
+pub fn main() -> ExitCode {
+    let cli = match parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: clap's text on standard output, exit 0.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
         Err(e) => {
-            // One line: the chain of contexts joined by ": ", newlines flattened.
-            let msg = format!("{e:#}").replace(['\n', '\r'], " ");
-            eprintln!("error: {msg}");
+            eprintln!("error: {}", usage_error_line(&e));
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(outcome) => ExitCode::from(outcome.code()),
+        Err(e) => {
+            eprintln!("error: {}", error_line(&e));
             ExitCode::from(2)
         }
     }
@@ -94,9 +226,27 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_argument_definitions_are_consistent() {
         use clap::CommandFactory;
-        super::Cli::command().debug_assert();
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn usage_errors_are_one_line() {
+        let e = parse(["backprop", "grad", "--data", "d.csv"]).unwrap_err();
+        let line = usage_error_line(&e);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(
+            line.starts_with("the following required arguments were not provided: --model"),
+            "{line}"
+        );
+        assert!(line.contains("Usage: backprop grad"), "{line}");
+        let e = parse(["backprop", "train", "--layers", "2,0,2"]).unwrap_err();
+        let line = usage_error_line(&e);
+        assert!(line.contains("layer 1 has width 0"), "{line}");
+        assert!(!line.contains("For more information"), "{line}");
     }
 }

@@ -34,7 +34,47 @@ pub struct PredictArgs {
     seed: u64,
 }
 
-pub fn run(args: PredictArgs) -> Result<Outcome> {
+/// A prediction whose model and data are loaded and checked.
+pub struct Ready {
+    args: PredictArgs,
+    net: AnyNetwork,
+    table: Table,
+}
+
+impl Ready {
+    /// Computes z_n for every row and writes the CSV.
+    pub fn run(self) -> Result<Outcome> {
+        let text = match &self.net {
+            AnyNetwork::F32(n) => predict_typed(n, &self.table)?,
+            AnyNetwork::F64(n) => predict_typed(n, &self.table)?,
+        };
+        match &self.args.out {
+            Some(out) => {
+                common::write_file(out, text.as_bytes())?;
+                common::say(&format!(
+                    "wrote {} predictions to {}",
+                    self.table.rows(),
+                    out.display()
+                ));
+            }
+            None => print_out(&text)?,
+        }
+        Ok(Outcome::Success)
+    }
+
+    /// l_0, …, l_n.
+    pub fn network_sizes(&self) -> Vec<usize> {
+        self.net.sizes()
+    }
+
+    /// The data's rows.
+    pub fn samples(&self) -> usize {
+        self.table.rows()
+    }
+}
+
+/// Loads the model and the data and checks that they fit each other and the memory limit.
+pub fn prepare(args: PredictArgs) -> Result<Ready> {
     if let Some(out) = &args.out {
         common::refuse_overwriting_inputs(
             out,
@@ -45,39 +85,41 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
         )?;
     }
     let net = common::load_model(&args.model)?;
-    let loaded = common::load_data(&args.data, args.seed)?;
-    let text = match net {
-        AnyNetwork::F32(n) => predict_typed(&args, &n, &loaded.table)?,
-        AnyNetwork::F64(n) => predict_typed(&args, &n, &loaded.table)?,
-    };
-    match &args.out {
-        Some(out) => {
-            common::write_file(out, text.as_bytes())?;
-            common::say(&format!(
-                "wrote {} predictions to {}",
-                loaded.table.rows(),
-                out.display()
-            ));
-        }
-        None => print_out(&text)?,
-    }
-    Ok(Outcome::Success)
-}
-
-fn predict_typed<T: Scalar>(args: &PredictArgs, net: &Network<T>, table: &Table) -> Result<String> {
-    let (l0, ln) = (net.inputs(), net.outputs());
-    if table.cols != l0 && table.cols != l0 + ln {
+    let table = common::load_data(&args.data, args.seed)?.table;
+    let sizes = net.sizes();
+    let (l0, ln) = (sizes[0], sizes[sizes.len() - 1]);
+    if table.cols != l0 && Some(table.cols) != l0.checked_add(ln) {
         bail!(
             "{}: rows have {} fields, but the model {} needs {l0} inputs (or {l0} inputs + {ln} \
              targets = {})",
             table.source,
             table.cols,
             args.model.display(),
-            l0 + ln
+            l0 as u128 + ln as u128
         );
     }
+    // The inputs in the model's scalar, the outputs z_n, and their text (at most 32 bytes a
+    // number); the forward pass goes in chunks of bounded size.
+    let size = net.dtype().size() as u128;
+    let rows = table.rows() as u128;
+    common::check_memory(
+        || {
+            format!(
+                "the predictions of {} for {} samples",
+                args.model.display(),
+                table.rows()
+            )
+        },
+        rows * (l0 as u128 * size + ln as u128 * (size + 32)),
+    )?;
+    Ok(Ready { args, net, table })
+}
+
+/// z_n for every row of `table` (whose width [`prepare`] checked) as CSV text.
+fn predict_typed<T: Scalar>(net: &Network<T>, table: &Table) -> Result<String> {
+    let (l0, ln) = (net.inputs(), net.outputs());
     let x = table.columns::<T>(0, l0)?;
-    let z = net.predict(x.as_view())?;
+    let z = common::predict_in_chunks(net, &x)?;
     let names: Vec<String> = (0..ln).map(|k| format!("z{k}")).collect();
     Ok(data::to_csv(&names, &z))
 }

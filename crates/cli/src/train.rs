@@ -150,7 +150,135 @@ fn one_hot(table: &Table, inputs: usize) -> bool {
         })
 }
 
-pub fn run(args: TrainArgs) -> Result<Outcome> {
+/// A training run whose data, network and buffers are ready; nothing written yet.
+pub struct Ready {
+    plan: Plan,
+    session: AnySession,
+}
+
+enum AnySession {
+    F32(Session<f32>),
+    F64(Session<f64>),
+}
+
+/// The network, its data in its scalar type, and the trainer's buffers.
+struct Session<T: Scalar> {
+    net: Network<T>,
+    x: DMatrix<T>,
+    y: DMatrix<T>,
+    test: Option<(DMatrix<T>, DMatrix<T>)>,
+    trainer: backprop::Trainer<T>,
+}
+
+impl Ready {
+    /// Trains and writes the outputs.
+    pub fn run(self) -> Result<Outcome> {
+        match self.session {
+            AnySession::F32(s) => train_typed(self.plan, s),
+            AnySession::F64(s) => train_typed(self.plan, s),
+        }
+    }
+
+    /// l_0, …, l_n.
+    pub fn network_sizes(&self) -> Vec<usize> {
+        match &self.session {
+            AnySession::F32(s) => s.net.sizes(),
+            AnySession::F64(s) => s.net.sizes(),
+        }
+    }
+
+    /// Training and test samples.
+    pub fn samples(&self) -> usize {
+        self.plan.all_points.rows()
+    }
+}
+
+/// Converts the data to the network's scalar, checks it against the network, and allocates
+/// the trainer's buffers, each after checking its size against the memory limit.
+fn session<T: Scalar>(plan: &Plan, net: Network<T>) -> Result<Session<T>> {
+    let sizes = net.sizes();
+    let size = T::DTYPE.size() as u128;
+    let rows = plan.all_points.rows() as u128;
+    common::check_memory(
+        || {
+            format!(
+                "the data of {} ({} samples) as {}",
+                plan.name,
+                plan.all_points.rows(),
+                T::DTYPE.name().to_ascii_lowercase()
+            )
+        },
+        rows * plan.all_points.cols as u128 * size,
+    )?;
+    let (x, y) = plan
+        .train
+        .split::<T>(plan.inputs, plan.outputs, "the network")?;
+    let test = match &plan.test {
+        Some(t) => Some(t.split::<T>(plan.inputs, plan.outputs, "the network")?),
+        None => None,
+    };
+    // Refuse a bad start (non-finite data, shapes) before printing anything.
+    net.check_batch(x.as_view(), y.as_view())?;
+    // The accuracy and the test loss are computed by forward passes over a whole set.
+    if plan.classes.is_some() || test.is_some() {
+        let n = x.ncols().max(test.as_ref().map_or(0, |t| t.0.ncols()));
+        common::check_memory(
+            || {
+                format!(
+                    "a forward pass of {n} samples through {}",
+                    sizes_text(&sizes)
+                )
+            },
+            common::forward_bytes(&sizes, n, T::DTYPE.size()),
+        )?;
+    }
+    if let Some(p) = &plan.boundary_picture {
+        plot_memory::<T>(plan, p, &sizes)?;
+    }
+    let trainer = backprop::Trainer::new(
+        &net,
+        plan.config.batch_size.min(x.ncols()),
+        plan.config.seed,
+    )?;
+    Ok(Session {
+        net,
+        x,
+        y,
+        test,
+        trainer,
+    })
+}
+
+/// Checks that the picture of the network's answer (on a grid for 2 inputs, along a line for
+/// 1) fits in memory: its forward passes go in chunks, its outputs are kept whole.
+fn plot_memory<T: Scalar>(plan: &Plan, picture: &Path, sizes: &[usize]) -> Result<()> {
+    let points = if plan.inputs == 2 {
+        let cells = boundary_cells(picture);
+        cells * cells
+    } else {
+        FIT_STEPS + 1
+    };
+    let outputs = plan.outputs as u128 * points as u128 * (8 + T::DTYPE.size() as u128);
+    common::check_memory(
+        || {
+            format!(
+                "the picture {} ({points} points × {} outputs)",
+                picture.display(),
+                plan.outputs
+            )
+        },
+        outputs
+            + common::forward_bytes(
+                sizes,
+                common::chunk_of(sizes, T::DTYPE.size()),
+                T::DTYPE.size(),
+            ),
+    )
+}
+
+/// Reads the data and the --init model, builds the network and checks every option and output
+/// path; writes nothing.
+pub fn prepare(args: TrainArgs) -> Result<Ready> {
     let Loaded { table, builtin } = common::load_data(&args.data, args.seed)?;
     let init = match &args.init {
         Some(p) => Some(common::load_model(p)?),
@@ -387,25 +515,26 @@ pub fn run(args: TrainArgs) -> Result<Outcome> {
                     net.dtype().name().to_ascii_lowercase()
                 );
             }
-            match net {
-                AnyNetwork::F32(n) => train_typed(plan, n),
-                AnyNetwork::F64(n) => train_typed(plan, n),
-            }
+            let session = match net {
+                AnyNetwork::F32(n) => AnySession::F32(session(&plan, n)?),
+                AnyNetwork::F64(n) => AnySession::F64(session(&plan, n)?),
+            };
+            Ok(Ready { plan, session })
         }
         None => {
             let activation = activation.unwrap_or(Activation::Sigmoid);
-            match dtype.unwrap_or(backprop::Dtype::F64) {
-                backprop::Dtype::F32 => train_typed(
-                    plan,
-                    Network::<f32>::random(&sizes, activation, args.seed)
-                        .map_err(|e| anyhow!("--layers {}: {e}", sizes_text(&sizes)))?,
-                ),
-                _ => train_typed(
-                    plan,
-                    Network::<f64>::random(&sizes, activation, args.seed)
-                        .map_err(|e| anyhow!("--layers {}: {e}", sizes_text(&sizes)))?,
-                ),
-            }
+            let bad = |e| anyhow!("--layers {}: {e}", sizes_text(&sizes));
+            let session = match dtype.unwrap_or(backprop::Dtype::F64) {
+                backprop::Dtype::F32 => AnySession::F32(session(
+                    &plan,
+                    Network::<f32>::random(&sizes, activation, args.seed).map_err(bad)?,
+                )?),
+                _ => AnySession::F64(session(
+                    &plan,
+                    Network::<f64>::random(&sizes, activation, args.seed).map_err(bad)?,
+                )?),
+            };
+            Ok(Ready { plan, session })
         }
     }
 }
@@ -482,16 +611,14 @@ fn line(row: &Row, epochs: usize) -> String {
     s
 }
 
-fn train_typed<T: Scalar>(plan: Plan, mut net: Network<T>) -> Result<Outcome> {
-    let (x, y) = plan
-        .train
-        .split::<T>(plan.inputs, plan.outputs, "the network")?;
-    let test = match &plan.test {
-        Some(t) => Some(t.split::<T>(plan.inputs, plan.outputs, "the network")?),
-        None => None,
-    };
-    // Refuse a bad start (non-finite data, shapes) before printing anything.
-    net.check_batch(x.as_view(), y.as_view())?;
+fn train_typed<T: Scalar>(plan: Plan, session: Session<T>) -> Result<Outcome> {
+    let Session {
+        mut net,
+        x,
+        y,
+        test,
+        mut trainer,
+    } = session;
     let classify = plan.classes.is_some();
     let config = plan.config;
     let sizes = net.sizes();
@@ -545,7 +672,6 @@ fn train_typed<T: Scalar>(plan: Plan, mut net: Network<T>) -> Result<Outcome> {
     // The epochs are run here, on the core's Trainer, rather than by backprop::train: the run
     // may be long (until Ctrl-C), so nothing is allocated per epoch in advance.
     let samples = x.ncols();
-    let mut trainer = backprop::Trainer::new(&net, config.batch_size.min(samples), config.seed)?;
     let m = T::of_f64(config.learning_rate);
     // W_i at the start of the current epoch: the last model whose every loss was finite.
     let mut backup = net.clone();
@@ -744,18 +870,26 @@ fn range_of(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - 0.1 * span, hi + 0.1 * span)
 }
 
+/// Cells per side of the decision-boundary grid: fine for a bitmap, fewer for SVG, where each
+/// cell is an element of the file.
+fn boundary_cells(picture: &Path) -> usize {
+    match plot::format_of(picture) {
+        Ok(plot::Format::Svg) => 60,
+        _ => 150,
+    }
+}
+
+/// Intervals of the fitted curve of a 1-input network.
+const FIT_STEPS: usize = 300;
+
 fn boundary<T: Scalar>(plan: &Plan, net: &Network<T>, title: String) -> Result<Boundary> {
     let t = &plan.all_points;
     let x_range = range_of((0..t.rows()).map(|s| t.row(s)[0]));
     let y_range = range_of((0..t.rows()).map(|s| t.row(s)[1]));
-    // Fine cells for a bitmap; fewer for SVG, where each cell is an element of the file.
-    let cells = match plot::format_of(&plan.boundary_picture.clone().unwrap_or_default()) {
-        Ok(plot::Format::Svg) => 60,
-        _ => 150,
-    };
+    let cells = boundary_cells(&plan.boundary_picture.clone().unwrap_or_default());
     let centres = Boundary::centres(x_range, y_range, cells);
     let grid_x = DMatrix::<T>::from_fn(2, centres.len(), |r, c| T::of_f64(centres[c][r]));
-    let z = net.predict(grid_x.as_view())?;
+    let z = common::predict_in_chunks(net, &grid_x)?;
     let grid = z.iter().map(|v| v.as_f64()).collect();
     let points = (0..t.rows())
         .map(|s| {
@@ -790,12 +924,11 @@ fn boundary<T: Scalar>(plan: &Plan, net: &Network<T>, title: String) -> Result<B
 fn fit<T: Scalar>(plan: &Plan, net: &Network<T>, title: String) -> Result<Fit> {
     let t = &plan.all_points;
     let (lo, hi) = range_of((0..t.rows()).map(|s| t.row(s)[0]));
-    let steps = 300;
-    let xs: Vec<f64> = (0..=steps)
-        .map(|i| lo + (hi - lo) * i as f64 / steps as f64)
+    let xs: Vec<f64> = (0..=FIT_STEPS)
+        .map(|i| lo + (hi - lo) * i as f64 / FIT_STEPS as f64)
         .collect();
     let grid_x = DMatrix::<T>::from_fn(1, xs.len(), |_, c| T::of_f64(xs[c]));
-    let z = net.predict(grid_x.as_view())?;
+    let z = common::predict_in_chunks(net, &grid_x)?;
     let curve = xs
         .iter()
         .enumerate()
