@@ -79,13 +79,17 @@ impl Table {
     }
 
     /// Checks that every row has `inputs` + `outputs` fields, as `what` needs.
+    ///
+    /// The sum is taken in u128: layer sizes come from the command line and may be as large
+    /// as `usize::MAX`.
     pub fn check_fields(&self, inputs: usize, outputs: usize, what: &str) -> Result<()> {
-        if self.cols != inputs + outputs {
+        let needed = inputs as u128 + outputs as u128;
+        if self.cols as u128 != needed {
             bail!(
-                "{}: rows have {} fields, but {what} needs {inputs} inputs + {outputs} targets = {}",
+                "{}: rows have {} fields, but {what} needs {inputs} inputs + {outputs} targets = \
+                 {needed}",
                 self.source,
                 self.cols,
-                inputs + outputs
             );
         }
         Ok(())
@@ -137,13 +141,20 @@ impl LineCounter<'_> {
             p += 1;
         }
         if p >= self.at {
-            self.line += self.bytes[self.at..p]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count() as u64;
+            self.line += (self.at..p).filter(|&i| self.breaks_at(i)).count() as u64;
             self.at = p;
         }
         self.line
+    }
+
+    /// A line ends at byte `i`: a `\n`, or a `\r` not followed by `\n` (the csv reader ends
+    /// records at a lone `\r` too, as old Mac files have them).
+    fn breaks_at(&self, i: usize) -> bool {
+        match self.bytes[i] {
+            b'\n' => true,
+            b'\r' => self.bytes.get(i + 1) != Some(&b'\n'),
+            _ => false,
+        }
     }
 }
 
@@ -347,6 +358,18 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_carriage_return_ends_a_line() {
+        // Found by the csv_data fuzz target: "\r32\r3\n" gave both rows line 1.
+        let t = parse("\r32\r3\n").unwrap();
+        assert_eq!(t.lines, vec![2, 3]);
+        assert_eq!(parse("1,2\r3,4\r\n5,6\n").unwrap().lines, vec![1, 2, 3]);
+        assert_eq!(
+            err("1,2\r3,4\r5,x\r"),
+            "d.csv: line 3, field 2: \"x\" is not a number"
+        );
+    }
+
+    #[test]
     fn bad_rows_name_line_and_field() {
         assert_eq!(
             err("a,b\n1,2\n3,x\n"),
@@ -383,6 +406,20 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "d.csv: rows have 3 fields, but the model needs 3 inputs + 1 targets = 4"
+        );
+    }
+
+    #[test]
+    fn layer_sizes_near_usize_max_do_not_overflow_the_field_count() {
+        let t = parse("1,2\n").unwrap();
+        let e = t.check_fields(usize::MAX, 1, "the network").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "d.csv: rows have 2 fields, but the network needs {} inputs + 1 targets = {}",
+                usize::MAX,
+                usize::MAX as u128 + 1
+            )
         );
     }
 

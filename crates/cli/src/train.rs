@@ -339,14 +339,7 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
         Some(p) => format!("the --init model {}", p.display()),
         None => format!("the network {}", sizes_text(&sizes)),
     };
-    if table.cols != inputs + outputs {
-        bail!(
-            "{}: rows have {} fields, but {what} needs {inputs} inputs + {outputs} targets = {}",
-            table.source,
-            table.cols,
-            inputs + outputs
-        );
-    }
+    table.check_fields(inputs, outputs, &what)?;
     let activation = match (&init, args.activation) {
         (Some(net), Some(a)) if a.name() != net.activation_name() => bail!(
             "--activation {} differs from the --init model's {}",
