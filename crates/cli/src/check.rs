@@ -43,7 +43,9 @@ pub enum OracleArg {
 
 /// Check ∂E/∂W_i from backpropagation against numerical derivatives; print the report.
 #[derive(clap::Args, Debug)]
-#[command(after_help = CHECK_HELP)]
+// Negative numbers are values (so that `--lr -1` is refused as not positive, not as an
+// unknown option).
+#[command(after_help = CHECK_HELP, allow_negative_numbers = true)]
 #[command(group(clap::ArgGroup::new("network").required(true).args(["model", "layers"])))]
 pub struct CheckArgs {
     /// The model file to check (safetensors).
@@ -244,6 +246,21 @@ pub fn prepare(args: CheckArgs) -> Result<Ready> {
             }
         }
     };
+    if let Some([i, j, k]) = args.perturb {
+        // W_i is l_{i+1} × l_i.
+        if i >= sizes.len() - 1 {
+            bail!(
+                "--perturb {i},{j},{k}: there is no W_{i}; the network has W_0..W_{}",
+                sizes.len() - 2
+            );
+        }
+        let (rows, cols) = (sizes[i + 1], sizes[i]);
+        if j >= rows || k >= cols {
+            bail!(
+                "--perturb {i},{j},{k}: W_{i} is {rows}×{cols}, so row j < {rows} and column k < {cols}"
+            );
+        }
+    }
     let bound = match net {
         AnyNetwork::F32(n) => AnyBound::F32(bind(n, &table)?),
         AnyNetwork::F64(n) => AnyBound::F64(bind(n, &table)?),
@@ -272,22 +289,8 @@ fn check_typed<T: Scalar>(
     workspace.gradient(net, x.as_view(), y.as_view())?;
     let mut analytic = workspace.gradient_ref().clone();
     if let Some([i, j, k]) = perturb {
-        if i >= net.depth() {
-            bail!(
-                "--perturb {i},{j},{k}: there is no W_{i}; the network has W_0..W_{}",
-                net.depth() - 1
-            );
-        }
+        // In range: checked by `prepare`.
         let g = analytic.layer_mut(i);
-        if j >= g.nrows() || k >= g.ncols() {
-            bail!(
-                "--perturb {i},{j},{k}: W_{i} is {}×{}, so row j < {} and column k < {}",
-                g.nrows(),
-                g.ncols(),
-                g.nrows(),
-                g.ncols()
-            );
-        }
         // 1e-3 of the layer's largest |∂E/∂W_i| (1e-3 for an all-zero layer): far above the
         // error allowed for a correct gradient in f64 or f32.
         let scale = g.iter().fold(0.0f64, |m, v| m.max(v.as_f64().abs()));

@@ -222,12 +222,12 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Refuses to write `out` over one of the command's inputs.
-pub fn refuse_overwriting_inputs(out: &Path, inputs: &[(&str, &Path)]) -> Result<()> {
+/// Refuses to write `out` (given by `option`, e.g. `--out`) over one of the command's inputs.
+pub fn refuse_overwriting_inputs(option: &str, out: &Path, inputs: &[(&str, &Path)]) -> Result<()> {
     for (what, input) in inputs {
         if same_file(out, input) {
             bail!(
-                "{}: is the {what}; refusing to overwrite an input, choose another --out",
+                "{}: is the {what}; refusing to overwrite an input, choose another {option}",
                 out.display()
             );
         }

@@ -279,6 +279,9 @@ pub fn read_csv_from(bytes: &[u8], path: PathBuf) -> Result<Table> {
         if header.is_some() {
             bail!("{source}: has a header row but no data rows");
         }
+        if bytes.iter().all(u8::is_ascii_whitespace) && !bytes.is_empty() {
+            bail!("{source}: no data rows (the file holds only blank lines)");
+        }
         bail!("{source}: no data rows (the file is empty)");
     }
     Ok(Table {
@@ -396,6 +399,10 @@ mod tests {
             "d.csv: line 2, field 2: an empty field is not a number"
         );
         assert_eq!(err(""), "d.csv: no data rows (the file is empty)");
+        assert_eq!(
+            err(" \n\r\n\t\n"),
+            "d.csv: no data rows (the file holds only blank lines)"
+        );
         assert_eq!(err("a,b\n"), "d.csv: has a header row but no data rows");
     }
 

@@ -32,7 +32,9 @@ pub enum LayoutArg {
 
 /// Write ∂E/∂W_i, summed over the data set, to a safetensors file; print E.
 #[derive(clap::Args, Debug)]
-#[command(after_help = GRAD_HELP)]
+// Negative numbers are values (so that `--lr -1` is refused as not positive, not as an
+// unknown option).
+#[command(after_help = GRAD_HELP, allow_negative_numbers = true)]
 pub struct GradArgs {
     /// The model file (safetensors: W0, W1, …; metadata "activation").
     #[arg(long, value_name = "MODEL")]
@@ -83,6 +85,7 @@ impl Ready {
 /// Loads the model and the data and checks that they fit each other and the memory limit.
 pub fn prepare(args: GradArgs) -> Result<Ready> {
     common::refuse_overwriting_inputs(
+        "--out",
         &args.out,
         &[
             ("--model file", &args.model),

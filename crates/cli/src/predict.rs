@@ -17,7 +17,9 @@ Examples:
 
 /// Run the model on every row of a data file; write the outputs z_n as CSV.
 #[derive(clap::Args, Debug)]
-#[command(after_help = PREDICT_HELP)]
+// Negative numbers are values (so that `--lr -1` is refused as not positive, not as an
+// unknown option).
+#[command(after_help = PREDICT_HELP, allow_negative_numbers = true)]
 pub struct PredictArgs {
     /// The model file (safetensors).
     #[arg(long, value_name = "MODEL")]
@@ -77,6 +79,7 @@ impl Ready {
 pub fn prepare(args: PredictArgs) -> Result<Ready> {
     if let Some(out) = &args.out {
         common::refuse_overwriting_inputs(
+            "--out",
             out,
             &[
                 ("--model file", &args.model),

@@ -47,7 +47,9 @@ pub enum ReductionArg {
 
 /// Train a network by backpropagation and SGD; write the model and pictures.
 #[derive(clap::Args, Debug)]
-#[command(after_help = TRAIN_HELP)]
+// Negative numbers are values (so that `--lr -1` is refused as not positive, not as an
+// unknown option).
+#[command(after_help = TRAIN_HELP, allow_negative_numbers = true)]
 pub struct TrainArgs {
     /// A CSV file (l_0 inputs then l_n targets per row, optional header) or a built-in set:
     /// spiral, circles, xor, sine, seeded (and with the `digits` feature: digits, iris,
@@ -376,7 +378,7 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
     }
     let data_path = Path::new(&args.data);
     if builtin.is_none() {
-        common::refuse_overwriting_inputs(&out, &[("data file", data_path)])?;
+        common::refuse_overwriting_inputs("--out", &out, &[("data file", data_path)])?;
     }
     let (loss_picture, boundary_picture) = if args.no_plots {
         (None, None)
@@ -411,15 +413,17 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
         };
         (Some(loss), boundary)
     };
-    for p in [&loss_picture, &boundary_picture, &args.history]
-        .into_iter()
-        .flatten()
-    {
+    for (option, p) in [
+        ("--plot", &loss_picture),
+        ("--boundary", &boundary_picture),
+        ("--history", &args.history),
+    ] {
+        let Some(p) = p else { continue };
         if builtin.is_none() {
-            common::refuse_overwriting_inputs(p, &[("data file", data_path)])?;
+            common::refuse_overwriting_inputs(option, p, &[("data file", data_path)])?;
         }
         if let Some(init_path) = &args.init {
-            common::refuse_overwriting_inputs(p, &[("--init model", init_path)])?;
+            common::refuse_overwriting_inputs(option, p, &[("--init model", init_path)])?;
         }
         if common::same_file(p, &out) || p == &out {
             bail!("{}: is also the model file --out", p.display());
