@@ -164,8 +164,11 @@ fn table_bytes(values: usize, rows: usize) -> u128 {
 }
 
 /// Reserves room for `more` values (and one row) in the table being read, checking first that
-/// the grown table and the text it is read from fit in the memory limit. Growth doubles, so
-/// the check runs O(log N) times.
+/// the grown table and the text it is read from fit in the memory limit.
+///
+/// Growth doubles, so the check runs O(log N) times. Near the limit it grows by an eighth, then
+/// by exactly what is needed, so a table is refused only when the rows read so far, plus
+/// this one, do not fit.
 fn reserve(
     source: &str,
     text: usize,
@@ -173,20 +176,32 @@ fn reserve(
     lines: &mut Vec<u64>,
     more: usize,
 ) -> Result<()> {
-    let need = values.len().saturating_add(more);
-    if need <= values.capacity() && lines.len() < lines.capacity() {
+    let need_values = values.len().saturating_add(more);
+    let need_lines = lines.len().saturating_add(1);
+    if need_values <= values.capacity() && need_lines <= lines.capacity() {
         return Ok(());
     }
-    let new_values = need.max(values.capacity().saturating_mul(2)).max(64);
-    let new_lines = (lines.len() + 1)
-        .max(lines.capacity().saturating_mul(2))
-        .max(8);
+    let limit = backprop::memory::limit();
+    let bytes = |v: usize, l: usize| text as u128 + table_bytes(v, l);
+    let grown = |factor: fn(usize) -> usize| {
+        (
+            need_values.max(factor(values.capacity())),
+            need_lines.max(factor(lines.capacity())),
+        )
+    };
+    let (v, l) = [
+        grown(|c| c.saturating_mul(2).max(64)),
+        grown(|c| c.saturating_add(c / 8)),
+    ]
+    .into_iter()
+    .find(|&(v, l)| bytes(v, l) <= limit)
+    .unwrap_or((need_values, need_lines));
     crate::common::check_memory(
         || format!("reading {source} ({} rows so far)", lines.len()),
-        text as u128 + table_bytes(new_values, new_lines),
+        bytes(v, l),
     )?;
-    values.reserve_exact(new_values - values.len());
-    lines.reserve_exact(new_lines - lines.len());
+    values.reserve_exact(v - values.len());
+    lines.reserve_exact(l - lines.len());
     Ok(())
 }
 
