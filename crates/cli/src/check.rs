@@ -225,6 +225,24 @@ pub fn prepare(args: CheckArgs) -> Result<Ready> {
     config.validate().map_err(|e| anyhow!("{e}"))?;
     let sizes = net.sizes();
     let (l0, ln) = (sizes[0], sizes[sizes.len() - 1]);
+    if let Mode::Projected { directions } = mode {
+        // Each direction costs what one element of full mode costs, and l_{i+1} l_i directions
+        // already span W_i: more than the largest W_i has elements is full mode's work and more.
+        let (i, elements) = sizes
+            .windows(2)
+            .map(|l| l[0] as u128 * l[1] as u128)
+            .enumerate()
+            .max_by_key(|&(i, e)| (e, std::cmp::Reverse(i)))
+            .unwrap_or((0, 0));
+        if directions as u128 > elements {
+            bail!(
+                "--directions {directions}: more than the {elements} elements of the largest \
+                 weight matrix (W_{i}, {}×{}); --mode full checks every element for less",
+                sizes[i + 1],
+                sizes[i]
+            );
+        }
+    }
     let table = match &args.data {
         Some(spec) => common::load_data(spec, args.seed)?.table,
         None => {

@@ -105,13 +105,37 @@ pub fn save_matrices<T: Scalar>(
     write_atomic(path, &data)
 }
 
-/// Reads a whole file, refusing one larger than the memory limit before reading it.
+/// Reads a whole file within the memory limit ([`crate::memory::limit`]).
 fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let len = std::fs::metadata(path)
-        .map_err(|e| model_err(path, ModelError::Io(e)))?
-        .len();
-    crate::memory::check(|| format!("reading {}", path.display()), u128::from(len))?;
-    std::fs::read(path).map_err(|e| model_err(path, ModelError::Io(e)))
+    read_file_within(path, crate::memory::limit())
+}
+
+/// Reads a whole file of at most `limit` bytes: one whose size is known to be larger is
+/// refused before reading, and at most `limit + 1` bytes are read, so a stream
+/// (`/dev/zero`, a pipe) or a file that grows while being read is refused at the limit
+/// instead of filling memory.
+fn read_file_within(path: &Path, limit: u128) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let io = |e| model_err(path, ModelError::Io(e));
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = u128::from(file.metadata().map_err(io)?.len());
+    let too_large = |what: String, bytes: u128| Error::TooLarge { what, bytes, limit };
+    if len > limit {
+        return Err(too_large(format!("reading {}", path.display()), len));
+    }
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(cap).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u128 > limit {
+        return Err(too_large(
+            format!(
+                "reading {} (not a regular file, or it grew while being read)",
+                path.display()
+            ),
+            bytes.len() as u128,
+        ));
+    }
+    Ok(bytes)
 }
 
 /// The tensors `{prefix}0..{prefix}{n−1}` of a parsed file, with their common dtype.
@@ -394,5 +418,47 @@ impl AnyNetwork {
             AnyNetwork::F32(n) => n.activation().name(),
             AnyNetwork::F64(n) => n.activation().name(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn too_large(err: Error) -> (String, u128, u128) {
+        match err {
+            Error::TooLarge { what, bytes, limit } => (what, bytes, limit),
+            other => panic!("expected TooLarge, got {other}"),
+        }
+    }
+
+    #[test]
+    fn a_file_within_the_limit_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("small.bin");
+        std::fs::write(&path, [7u8; 100]).unwrap();
+        assert_eq!(read_file_within(&path, 100).unwrap(), vec![7u8; 100]);
+    }
+
+    #[test]
+    fn a_file_larger_than_the_limit_is_refused_with_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.bin");
+        std::fs::write(&path, [0u8; 101]).unwrap();
+        let (what, bytes, limit) = too_large(read_file_within(&path, 100).unwrap_err());
+        assert_eq!((bytes, limit), (101, 100));
+        assert!(what.contains("big.bin"), "{what}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_endless_stream_is_refused_at_the_limit_not_read_to_the_end() {
+        let path = Path::new("/dev/zero");
+        let (what, bytes, limit) = too_large(read_file_within(path, 1 << 20).unwrap_err());
+        assert_eq!((bytes, limit), ((1 << 20) + 1, 1 << 20));
+        assert!(
+            what.contains("/dev/zero") && what.contains("not a regular file"),
+            "{what}"
+        );
     }
 }
