@@ -26,8 +26,8 @@ const TRAIN_HELP: &str = "\
 With no arguments, trains a 2-24-24-2 tanh network on two interleaved spirals (a few seconds)
 and writes model.safetensors, loss.png and boundary.png into the current directory.
 
-The same data, options and --seed give a bit-identical model file. Ctrl-C stops after the
-current epoch and writes its model (exit code 130). A loss that becomes NaN or infinite stops
+The same data, options and --seed give a bit-identical model file. Ctrl-C stops before the
+next mini-batch and writes the model of the last complete epoch (exit code 130). A loss that becomes NaN or infinite stops
 training with an error naming the epoch; the last finite model is written.
 
 Examples:
@@ -113,7 +113,7 @@ pub struct TrainArgs {
     log_every: Option<usize>,
 }
 
-/// Set by Ctrl-C; checked between epochs.
+/// Set by Ctrl-C; checked before every mini-batch.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 fn install_ctrlc() {
@@ -616,6 +616,9 @@ fn train_typed<T: Scalar>(plan: Plan, session: Session<T>) -> Result<Outcome> {
         test,
         mut trainer,
     } = session;
+    // Before the first line is printed: whoever sees it may press Ctrl-C.
+    install_ctrlc();
+    INTERRUPTED.store(false, Ordering::SeqCst);
     let classify = plan.classes.is_some();
     let config = plan.config;
     let sizes = net.sizes();
@@ -663,8 +666,6 @@ fn train_typed<T: Scalar>(plan: Plan, session: Session<T>) -> Result<Outcome> {
         }
     };
 
-    install_ctrlc();
-    INTERRUPTED.store(false, Ordering::SeqCst);
     let started = Instant::now();
     // The epochs are run here, on the core's Trainer, rather than by backprop::train: the run
     // may be long (until Ctrl-C), so nothing is allocated per epoch in advance.
@@ -674,18 +675,34 @@ fn train_typed<T: Scalar>(plan: Plan, session: Session<T>) -> Result<Outcome> {
     let mut backup = net.clone();
     let mut rows: Vec<Row> = Vec::new();
     let mut diverged = None;
+    // (epoch, mini-batches done, of how many) when Ctrl-C came in the middle of an epoch.
+    let mut cut = None;
+    let batches = samples.div_ceil(config.batch_size);
     for epoch in 0..config.epochs {
         backup.copy_weights_from(&net)?;
-        let e = trainer.epoch(
+        // Ctrl-C is looked at before every mini-batch, so a long epoch stops promptly.
+        let mut done = 0;
+        let e = trainer.epoch_until(
             &mut net,
             x.as_view(),
             y.as_view(),
             m,
             config.reduction,
             config.shuffle,
+            || {
+                let stop = INTERRUPTED.load(Ordering::SeqCst);
+                done += usize::from(!stop);
+                stop
+            },
         );
         let loss = match e {
-            Ok(e) => e.as_f64(),
+            Ok(Some(e)) => e.as_f64(),
+            Ok(None) => {
+                // A part of an epoch is not a model anyone asked for: keep the last whole one.
+                net.copy_weights_from(&backup)?;
+                cut = Some((epoch + 1, done, batches));
+                break;
+            }
             Err(backprop::Error::NonFiniteLoss { batch, loss, .. }) => {
                 net.copy_weights_from(&backup)?;
                 diverged = Some((epoch, batch, loss));
@@ -741,6 +758,16 @@ fn train_typed<T: Scalar>(plan: Plan, session: Session<T>) -> Result<Outcome> {
                 && !last.epoch.is_multiple_of(plan.log_every)
             {
                 print(&line(last, config.epochs));
+            }
+            if let Some((epoch, done, of)) = cut {
+                say(&format!(
+                    "interrupted in epoch {epoch} after {done} of {of} mini-batches; {} is written",
+                    if epoch == 1 {
+                        "the initial model".to_string()
+                    } else {
+                        format!("the model of epoch {}", epoch - 1)
+                    }
+                ));
             }
             let written = write_outputs(&plan, &net, &rows)?;
             if let (Some(first), Some(last)) = (rows.first(), rows.last()) {

@@ -457,6 +457,68 @@ fn ctrl_c_writes_the_last_complete_epoch_and_exits_130() {
     Network::<f64>::load(dir.path().join("model.safetensors")).unwrap();
 }
 
+#[cfg(unix)]
+#[test]
+fn ctrl_c_in_a_long_epoch_stops_before_the_next_mini_batch_and_keeps_the_last_whole_model() {
+    use backprop::Activation;
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    // One epoch is 320 mini-batches of one sample through 16.8 M weights: seconds to minutes,
+    // so the signal sent as soon as training starts arrives in the middle of epoch 1.
+    let sizes = [2, 4096, 4096, 2];
+    let mut child = bin()
+        .args([
+            "train",
+            "--layers",
+            "2,4096,4096,2",
+            "--dtype",
+            "f32",
+            "--batch",
+            "1",
+            "--epochs",
+            "3",
+            "--seed",
+            "5",
+            "--no-plots",
+        ])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The handler is installed before the first line; "SGD: …" is the last before training.
+    loop {
+        let line = lines.next().expect("train prints its plan").unwrap();
+        if line.starts_with("SGD: ") {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.starts_with("interrupted in epoch 1 after ")
+                && l.ends_with(" of 320 mini-batches; the initial model is written")),
+        "{rest:?}"
+    );
+    assert!(!rest.iter().any(|l| l.starts_with("epoch ")), "{rest:?}");
+    // The partial epoch's updates are discarded: the file holds the initial weights.
+    let written = Network::<f32>::load(dir.path().join("model.safetensors")).unwrap();
+    let initial = Network::<f32>::random(&sizes, Activation::Tanh, 5).unwrap();
+    assert!(
+        written == initial,
+        "the model written is not the initial one"
+    );
+}
+
 #[test]
 fn grad_writes_the_summed_gradient_in_both_layouts_and_prints_e() {
     let dir = tempfile::tempdir().unwrap();

@@ -163,6 +163,29 @@ impl<T: Scalar> Trainer<T> {
         reduction: Reduction,
         shuffle: bool,
     ) -> Result<T> {
+        let total = self.epoch_until(net, x, y, learning_rate, reduction, shuffle, || false)?;
+        Ok(total.expect("an epoch that is never stopped completes"))
+    }
+
+    /// [`Trainer::epoch`], asking `stop` before every mini-batch: when it answers true the
+    /// epoch ends there and `Ok(None)` is returned, with the updates of the batches before it
+    /// applied (restore the weights from the start of the epoch to discard them). `Ok(Some(Σ E))`
+    /// when the whole epoch ran. This is how a long epoch is interrupted promptly (the CLI's
+    /// Ctrl-C).
+    ///
+    /// # Errors
+    /// As [`Trainer::epoch`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn epoch_until(
+        &mut self,
+        net: &mut Network<T>,
+        x: DMatrixView<'_, T>,
+        y: DMatrixView<'_, T>,
+        learning_rate: T,
+        reduction: Reduction,
+        shuffle: bool,
+        mut stop: impl FnMut() -> bool,
+    ) -> Result<Option<T>> {
         self.workspace.check_network(net)?;
         net.check_batch(x, y)?;
         let epoch = self.epochs;
@@ -177,6 +200,9 @@ impl<T: Scalar> Trainer<T> {
         }
         let mut total = T::zero();
         for (batch, columns) in self.order.chunks(self.workspace.capacity()).enumerate() {
+            if stop() {
+                return Ok(None);
+            }
             self.workspace.load_columns(x, y, columns);
             let e = self.workspace.compute(net, columns.len());
             if !e.finite() {
@@ -189,6 +215,6 @@ impl<T: Scalar> Trainer<T> {
             self.workspace.update(net, learning_rate, reduction);
             total += e;
         }
-        Ok(total)
+        Ok(Some(total))
     }
 }

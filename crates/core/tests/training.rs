@@ -225,3 +225,65 @@ fn bad_hyper_parameters_and_data_are_refused() {
     .unwrap_err();
     assert!(matches!(err, Error::NoSamples));
 }
+
+#[test]
+fn an_epoch_stopped_after_k_batches_applies_exactly_those_k_updates() {
+    use backprop::Trainer;
+    let (x, y) = data(64);
+    let net0 = Network::<f64>::random(&[2, 8, 8, 1], Activation::Tanh, 3).unwrap();
+    let (m, b) = (0.01, 8);
+    // Stopped before the fourth of eight mini-batches (unshuffled: columns 0..24 are used).
+    let mut stopped = net0.clone();
+    let mut asked = 0;
+    let mut trainer = Trainer::new(&stopped, b, 0).unwrap();
+    let out = trainer
+        .epoch_until(
+            &mut stopped,
+            x.as_view(),
+            y.as_view(),
+            m,
+            Reduction::Sum,
+            false,
+            || {
+                asked += 1;
+                asked > 3
+            },
+        )
+        .unwrap();
+    assert_eq!(out, None, "a stopped epoch reports no loss");
+    assert_eq!(
+        asked, 4,
+        "stop is asked before every batch, up to the one it stops"
+    );
+    // The reference: a whole epoch over exactly those 24 samples, same batches, same order.
+    let mut whole = net0.clone();
+    let mut reference = Trainer::new(&whole, b, 0).unwrap();
+    let (x3, y3) = (x.columns(0, 24), y.columns(0, 24));
+    reference
+        .epoch(&mut whole, x3, y3, m, Reduction::Sum, false)
+        .unwrap();
+    for i in 0..net0.depth() {
+        assert_eq!(stopped.weight(i), whole.weight(i), "W_{i}");
+        assert_ne!(stopped.weight(i), net0.weight(i), "W_{i} was updated");
+    }
+    // Never stopped: the same as `epoch`.
+    let (mut a, mut c) = (net0.clone(), net0.clone());
+    let ea = Trainer::new(&a, b, 0)
+        .unwrap()
+        .epoch_until(
+            &mut a,
+            x.as_view(),
+            y.as_view(),
+            m,
+            Reduction::Sum,
+            true,
+            || false,
+        )
+        .unwrap();
+    let ec = Trainer::new(&c, b, 0)
+        .unwrap()
+        .epoch(&mut c, x.as_view(), y.as_view(), m, Reduction::Sum, true)
+        .unwrap();
+    assert_eq!(ea, Some(ec));
+    assert_eq!(a, c);
+}
