@@ -407,13 +407,50 @@ fn a_loss_that_becomes_non_finite_stops_training_and_keeps_the_last_finite_model
     assert!(dir.path().join("loss.png").exists());
 }
 
+/// Starts `backprop ARGS…` in `dir` with stdout piped, and returns it with its stdout lines.
+#[cfg(unix)]
+fn spawn_lines(
+    dir: &Path,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    use std::io::BufRead;
+    let mut child = bin()
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+/// Sends SIGINT to `child`, then returns the rest of its stdout and its exit code.
+#[cfg(unix)]
+fn interrupt(
+    mut child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) -> (Vec<String>, Option<i32>) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    (rest, child.wait().unwrap().code())
+}
+
 #[cfg(unix)]
 #[test]
 fn ctrl_c_writes_the_last_complete_epoch_and_exits_130() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = bin()
-        .args([
+    let (child, mut lines) = spawn_lines(
+        dir.path(),
+        &[
             "train",
             "--data",
             "xor",
@@ -422,14 +459,8 @@ fn ctrl_c_writes_the_last_complete_epoch_and_exits_130() {
             "--log-every",
             "1",
             "--no-plots",
-        ])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        ],
+    );
     // Wait until three epochs are done (the handler is installed before the first epoch).
     let mut epochs = 0;
     while epochs < 3 {
@@ -438,14 +469,8 @@ fn ctrl_c_writes_the_last_complete_epoch_and_exits_130() {
             epochs += 1;
         }
     }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{rest:?}");
+    let (rest, code) = interrupt(child, lines);
+    assert_eq!(code, Some(130), "{rest:?}");
     assert!(
         rest.iter().any(|l| l.starts_with("interrupted after")),
         "{rest:?}"
@@ -460,14 +485,13 @@ fn ctrl_c_writes_the_last_complete_epoch_and_exits_130() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_in_a_long_epoch_stops_before_the_next_mini_batch_and_keeps_the_last_whole_model() {
-    use backprop::Activation;
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     // One epoch is 320 mini-batches of one sample through 16.8 M weights: seconds to minutes,
     // so the signal sent as soon as training starts arrives in the middle of epoch 1.
     let sizes = [2, 4096, 4096, 2];
-    let mut child = bin()
-        .args([
+    let (child, mut lines) = spawn_lines(
+        dir.path(),
+        &[
             "train",
             "--layers",
             "2,4096,4096,2",
@@ -480,14 +504,8 @@ fn ctrl_c_in_a_long_epoch_stops_before_the_next_mini_batch_and_keeps_the_last_wh
             "--seed",
             "5",
             "--no-plots",
-        ])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        ],
+    );
     // The handler is installed before the first line; "SGD: …" is the last before training.
     loop {
         let line = lines.next().expect("train prints its plan").unwrap();
@@ -495,14 +513,8 @@ fn ctrl_c_in_a_long_epoch_stops_before_the_next_mini_batch_and_keeps_the_last_wh
             break;
         }
     }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{rest:?}");
+    let (rest, code) = interrupt(child, lines);
+    assert_eq!(code, Some(130), "{rest:?}");
     assert!(
         rest.iter()
             .any(|l| l.starts_with("interrupted in epoch 1 after ")
