@@ -625,6 +625,21 @@ mod tests {
     }
 
     #[test]
+    fn transposed_a_is_packed_across_its_k_blocks() {
+        // Aᵀ B packs A's strided rows PACK_DEPTH k-steps at a time: k just above one block,
+        // two whole blocks, and a KC block that ends inside a PACK_DEPTH block; m with a
+        // partial MR panel.
+        let depth = super::gemm::PACK_DEPTH;
+        let mut g = Gen(64);
+        for isa in isas() {
+            for k in [depth - 1, depth + 1, 2 * depth, 300, 600] {
+                check_one::<f64>(isa, Op::Tn, 37, k, 29, -0.5, true, None, &mut g);
+                check_one::<f32>(isa, Op::Tn, 45, k, 13, 1.0, false, None, &mut g);
+            }
+        }
+    }
+
+    #[test]
     fn empty_inner_dimension_gives_zero_or_keeps_c() {
         for isa in isas() {
             for op in [Op::Nn, Op::Tn, Op::Nt] {
