@@ -10,7 +10,13 @@
 //! cargo run --release -p backprop-benches --bin step-timer -- \
 //!     --shapes S1,S2,S3,S4,S5 --dtypes f64,f32 --threads 1,2 [--target-time 1] [--min-reps 15]
 //! cargo run --release -p backprop-benches --bin step-timer -- --gemm 2048   # square GEMM rate
+//! cargo run --release -p backprop-benches --bin step-timer -- --shapes S4,S5 --scaling 2
 //! ```
+//!
+//! `--scaling T` measures the speed-up of T threads over one: a 1-thread and a T-thread step
+//! alternate, pair after pair, so that a slow phase of a shared host (minutes long here) slows
+//! both alike; printed are both medians, their ratio and the median and quartiles of the
+//! pairs' ratios.
 //!
 //! `benches/compare/compare.py` runs it alternately with the peers and prints the table.
 
@@ -29,6 +35,7 @@ struct Options {
     min_reps: usize,
     max_reps: usize,
     gemm: Vec<usize>,
+    scaling: Option<usize>,
 }
 
 fn parse() -> Result<Options, String> {
@@ -41,13 +48,14 @@ fn parse() -> Result<Options, String> {
         min_reps: 15,
         max_reps: 5000,
         gemm: Vec::new(),
+        scaling: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             println!(
                 "step-timer [--shapes S1,..] [--dtypes f64,f32] [--threads 1,2] [--target-time s] \
-                 [--warmup-time s] [--min-reps n] [--max-reps n] [--gemm n,n]"
+                 [--warmup-time s] [--min-reps n] [--max-reps n] [--gemm n,n] [--scaling threads]"
             );
             std::process::exit(0);
         }
@@ -82,6 +90,15 @@ fn parse() -> Result<Options, String> {
                 o.gemm = list()
                     .map(|s| s.parse::<usize>().map_err(|e| format!("--gemm {s}: {e}")))
                     .collect::<Result<_, _>>()?
+            }
+            "--scaling" => {
+                let t = value
+                    .parse::<usize>()
+                    .map_err(|e| format!("--scaling {value}: {e}"))?;
+                if t < 2 {
+                    return Err(format!("--scaling {t}: give 2 or more threads"));
+                }
+                o.scaling = Some(t);
             }
             _ => return Err(format!("unknown option {flag}")),
         }
@@ -124,6 +141,47 @@ fn time_shape<T: Scalar>(o: &Options, s: &Shape, threads: usize, dtype: &str) {
         s.batch,
         s.batch as f64 / median,
         flops as f64 / median / 1e9,
+        kernels::isa(),
+    );
+}
+
+/// The speed-up of `threads` threads over one on shape `s`: steps of a 1-thread and a
+/// `threads`-thread workspace alternate, so both see the same phases of a shared host.
+fn time_scaling<T: Scalar>(o: &Options, s: &Shape, threads: usize, dtype: &str) {
+    let mut one = StepBench::<T>::new(s, 1);
+    let mut many = StepBench::<T>::new(s, threads);
+    let start = Instant::now();
+    let mut warm = 0;
+    while warm < 2 || start.elapsed().as_secs_f64() < o.warmup_time {
+        one.timed_step();
+        many.timed_step();
+        warm += 1;
+    }
+    let (mut t1, mut tn, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut total = 0.0;
+    while t1.len() < o.max_reps && (t1.len() < o.min_reps || total < 2.0 * o.target_time) {
+        let a = one.timed_step();
+        let b = many.timed_step();
+        total += (a + b).as_secs_f64();
+        ratios.push(a.as_secs_f64() / b.as_secs_f64());
+        t1.push(a);
+        tn.push(b);
+    }
+    let reps = t1.len();
+    let (m1, ..) = stats(&mut t1);
+    let (mn, ..) = stats(&mut tn);
+    ratios.sort_by(f64::total_cmp);
+    let q = |f: f64| ratios[((ratios.len() - 1) as f64 * f).round() as usize];
+    println!(
+        "{{\"kind\": \"scaling\", \"peer\": \"backprop\", \"shape\": \"{}\", \"dtype\": \"{dtype}\", \
+         \"threads\": {threads}, \"median_1_s\": {m1:e}, \"median_n_s\": {mn:e}, \"speedup\": {:.3}, \
+         \"pair_ratio_median\": {:.3}, \"pair_ratio_p25\": {:.3}, \"pair_ratio_p75\": {:.3}, \"n\": {reps}, \
+         \"isa\": \"{:?}\"}}",
+        s.name,
+        m1 / mn,
+        q(0.5),
+        q(0.25),
+        q(0.75),
         kernels::isa(),
     );
 }
@@ -171,6 +229,18 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(threads) = o.scaling {
+        for s in &o.shapes {
+            for d in &o.dtypes {
+                if d == "f64" {
+                    time_scaling::<f64>(&o, s, threads, d);
+                } else {
+                    time_scaling::<f32>(&o, s, threads, d);
+                }
+            }
+        }
+        return;
+    }
     for &threads in &o.threads {
         for &n in &o.gemm {
             for d in &o.dtypes {
