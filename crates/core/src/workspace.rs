@@ -382,7 +382,7 @@ impl<T: Scalar> Workspace<T> {
             if i + 1 < n {
                 let len = rows * b;
                 if sigma.builtin() == Some(Activation::Sigmoid) {
-                    kernels::sigmoid(&z[..len], &mut after[0][..len]);
+                    kernels::sigmoid_on(&z[..len], &mut after[0][..len], pool);
                 } else {
                     sigma.apply(&z[..len], &mut after[0][..len]);
                 }
@@ -428,7 +428,11 @@ impl<T: Scalar> Workspace<T> {
         let len = cols * b;
         let sigma = net.activation();
         if sigma.builtin() == Some(Activation::Sigmoid) {
-            kernels::sigmoid_mul_prime(&self.z[i - 1][..len], &mut d_i[..len]);
+            kernels::sigmoid_mul_prime_on(
+                &self.z[i - 1][..len],
+                &mut d_i[..len],
+                self.pool.as_deref(),
+            );
         } else {
             sigma.mul_prime(&self.z[i - 1][..len], &mut d_i[..len]);
         }

@@ -186,6 +186,74 @@ pub fn sigmoid_mul_prime<T: Scalar>(z: &[T], d: &mut [T]) {
     sigmoid_mul_prime_with(isa(), z, d);
 }
 
+/// Element-wise passes at least this long are split between a pool's threads.
+const PARALLEL_ELEMENTS: usize = 1 << 15;
+
+/// A pointer shared with the pool's threads, each of which uses a disjoint range of it.
+#[derive(Clone, Copy)]
+struct Disjoint<P>(P);
+// SAFETY: `split_elementwise` hands each thread a disjoint range of the slices behind it.
+unsafe impl<P> Sync for Disjoint<P> {}
+// SAFETY: as above.
+unsafe impl<P> Send for Disjoint<P> {}
+impl<P: Copy> Disjoint<P> {
+    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
+    fn get(self) -> P {
+        self.0
+    }
+}
+
+/// Runs the element-wise `f(z, out)` over `z` and `out[..z.len()]`, in contiguous parts on
+/// `pool`'s threads when long enough. Each element is computed alone, so the result is the
+/// same bit for bit however it is split.
+fn split_elementwise<T: Scalar>(
+    z: &[T],
+    out: &mut [T],
+    pool: Option<&ThreadPool>,
+    f: fn(&[T], &mut [T]),
+) {
+    let len = z.len();
+    let out = &mut out[..len];
+    let pool = match pool {
+        Some(p) if p.threads() > 1 && len >= PARALLEL_ELEMENTS => p,
+        _ => return f(z, out),
+    };
+    // Parts of whole 64-byte lines, so that no two threads write the same cache line.
+    let line = (64 / size_of::<T>()).max(1);
+    let part = len.div_ceil(pool.threads()).div_ceil(line) * line;
+    let (zp, op) = (Disjoint(z.as_ptr()), Disjoint(out.as_mut_ptr()));
+    pool.run(&|t| {
+        let start = (t * part).min(len);
+        let end = (start + part).min(len);
+        // SAFETY: [start, end) lies within both slices (of length len), the parts of
+        // different t are disjoint, and `run` returns only when every part is done, while
+        // `z` and `out` are still borrowed.
+        let (z, out) = unsafe {
+            (
+                std::slice::from_raw_parts(zp.get().add(start), end - start),
+                std::slice::from_raw_parts_mut(op.get().add(start), end - start),
+            )
+        };
+        f(z, out);
+    });
+}
+
+/// [`sigmoid`], split between `pool`'s threads for long slices.
+///
+/// # Panics
+/// If `a` is shorter than `z`.
+pub fn sigmoid_on<T: Scalar>(z: &[T], a: &mut [T], pool: Option<&ThreadPool>) {
+    split_elementwise(z, a, pool, sigmoid);
+}
+
+/// [`sigmoid_mul_prime`], split between `pool`'s threads for long slices.
+///
+/// # Panics
+/// If `d` is shorter than `z`.
+pub fn sigmoid_mul_prime_on<T: Scalar>(z: &[T], d: &mut [T], pool: Option<&ThreadPool>) {
+    split_elementwise(z, d, pool, sigmoid_mul_prime);
+}
+
 fn scalar_sigmoid<T: Scalar>(z: T) -> T {
     T::one() / (T::one() + (-z).exp())
 }
@@ -636,6 +704,38 @@ mod tests {
                 check_one::<f64>(isa, Op::Tn, 37, k, 29, -0.5, true, None, &mut g);
                 check_one::<f32>(isa, Op::Tn, 45, k, 13, 1.0, false, None, &mut g);
             }
+        }
+    }
+
+    #[test]
+    fn threaded_sigmoid_passes_equal_the_single_thread_ones_bit_for_bit() {
+        let pool = ThreadPool::new(3).unwrap();
+        let mut g = Gen(5);
+        for len in [
+            0,
+            7,
+            PARALLEL_ELEMENTS - 1,
+            PARALLEL_ELEMENTS,
+            PARALLEL_ELEMENTS * 3 + 13,
+        ] {
+            let z: Vec<f64> = (0..len).map(|_| 4.0 * g.next()).collect();
+            let (mut a1, mut a3) = (vec![0.0; len + 2], vec![0.0; len + 2]);
+            sigmoid_on(&z, &mut a1, None);
+            sigmoid_on(&z, &mut a3, Some(&pool));
+            assert_eq!(a1, a3, "σ, len {len}");
+            let d0: Vec<f64> = (0..len).map(|_| g.next()).collect();
+            let (mut d1, mut d3) = (d0.clone(), d0.clone());
+            sigmoid_mul_prime_on(&z, &mut d1, None);
+            sigmoid_mul_prime_on(&z, &mut d3, Some(&pool));
+            assert_eq!(d1, d3, "σ', len {len}");
+            if len > 0 {
+                assert_ne!(d1, d0, "σ' was applied");
+            }
+            let z32: Vec<f32> = z.iter().map(|&v| v as f32).collect();
+            let (mut b1, mut b3) = (vec![0.0f32; len], vec![0.0f32; len]);
+            sigmoid_on(&z32, &mut b1, None);
+            sigmoid_on(&z32, &mut b3, Some(&pool));
+            assert_eq!(b1, b3, "σ f32, len {len}");
         }
     }
 
