@@ -15,7 +15,8 @@ settings fixed before the library is imported. A run makes --rounds rounds; in e
 (tool, thread count) child runs once, the order rotating between rounds, so that a slow period of
 the shared machine hits every tool. A row's number is the median over the rounds of the per-round
 medians. Peak = the best square GEMM C = A B (n = 2048) of numpy and JAX in the same run, per
-dtype and thread count.
+dtype and thread count. After the rounds, `gemm-vs-blas` times the project's GEMM against the
+OpenBLAS numpy loads, in one process, calls alternated (--blas-pairs; 0 skips it).
 
 Setup (a venv outside the repo):
     python3 -m venv /tmp/peers-venv
@@ -308,10 +309,34 @@ def peer_available(peer, py):
 
 
 def build_timer():
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "backprop-benches", "--bin", "step-timer"],
-                   cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "backprop-benches", "--bin", "step-timer",
+                    "--bin", "gemm-vs-blas"], cwd=ROOT, check=True)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     return os.path.join(target, "release", "step-timer")
+
+
+def numpy_openblas(py):
+    """The path of the OpenBLAS numpy loads (threadpoolctl's report), or None."""
+    code = ("import json, numpy, threadpoolctl\n"
+            "info = threadpoolctl.threadpool_info()\n"
+            "print(json.dumps([i['filepath'] for i in info if i.get('internal_api') == 'openblas']))")
+    try:
+        out = subprocess.run([py, "-c", code], capture_output=True, text=True, check=True).stdout
+        paths = json.loads(out)
+    except (subprocess.CalledProcessError, json.JSONDecodeError, OSError):
+        return None
+    return paths[0] if paths else None
+
+
+def render_blas(pairs):
+    """The table of gemm-vs-blas rows."""
+    out = ["| op | dtype | threads | n | backprop GFLOP/s | OpenBLAS GFLOP/s | backprop / OpenBLAS (median of pairs) "
+           "| quartiles | max rel. diff |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in pairs:
+        out.append(f"| {r['op']} | {r['dtype']} | {r['threads']} | {r['n']} | {r['ours_gflops']:.1f} | "
+                   f"{r['blas_gflops']:.1f} | {r['ours_over_blas']:.3f} | {r['q25']:.3f}–{r['q75']:.3f} | "
+                   f"{r['max_rel_diff']:.1e} |")
+    return "\n".join(out)
 
 
 def render(rows, gemms, peers, nrounds, threads_list):
@@ -393,6 +418,9 @@ def main():
     ap.add_argument("--peak-sizes", default="2048", help="square GEMM sizes for the peak ('' = none)")
     ap.add_argument("--keep-openblas-env", action="store_true",
                     help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE for numpy (default: unset, as the peers' harness)")
+    ap.add_argument("--blas-pairs", type=int, default=8,
+                    help="after the rounds, time the project's GEMM against numpy's OpenBLAS in one process "
+                         "(gemm-vs-blas) with this many alternated pairs per case (0 = skip)")
     ap.add_argument("--timer", default=None, help="path of a built step-timer (default: cargo build --release)")
     ap.add_argument("--out", default=None, help="write all raw rows as JSON here")
     ap.add_argument("--md", default=None, help="write the markdown table here")
@@ -458,6 +486,22 @@ def main():
                                   f"{r['median_s'] * 1e6:11.2f} µs (n={r['n']}, other load {other:.2f})",
                                   flush=True)
     md = render(rows, gemms, peers, args.rounds, threads_list)
+    blas_rows = []
+    lib = numpy_openblas(py) if args.blas_pairs > 0 and "numpy" in peers and peak_sizes else None
+    if lib:
+        cmd = [os.path.join(os.path.dirname(timer), "gemm-vs-blas"), "--lib", lib, "--sizes",
+               ",".join(map(str, peak_sizes)), "--dtypes", ",".join(dtypes), "--threads",
+               ",".join(map(str, threads_list)), "--ops", "nn,tn,nt", "--rounds", str(args.blas_pairs)]
+        env = dict(os.environ)
+        if args.keep_openblas_env:
+            print("# --keep-openblas-env: gemm-vs-blas still unsets OPENBLAS_CORETYPE/L2_SIZE", flush=True)
+        blas_rows, _ = run_child(cmd, env, None)
+        for r in blas_rows:
+            print(f"  gemm-vs-blas {r['op']} {r['dtype']} t={r['threads']} n={r['n']}: "
+                  f"{r['ours_over_blas']:.3f} (max rel diff {r['max_rel_diff']:.1e})", flush=True)
+        md += ("\n\nThe project's GEMM against numpy's OpenBLAS (" + (blas_rows[0]["blas_core"] if blas_rows else "?")
+               + f" kernels) loaded into one process, calls alternated pair by pair ({args.blas_pairs} pairs, "
+               "`gemm-vs-blas`): op nn is C = A B, tn Aᵀ B, nt A Bᵀ, as in the step.\n\n" + render_blas(blas_rows))
     cpu = platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
@@ -475,7 +519,7 @@ def main():
             f.write(header + "\n" + md + "\n")
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"rows": rows, "gemm": gemms, "peers": peers, "skipped": skipped,
+            json.dump({"rows": rows, "gemm": gemms, "gemm_vs_blas": blas_rows, "peers": peers, "skipped": skipped,
                        "args": vars(args)}, f, indent=1)
     return 0
 

@@ -1,0 +1,403 @@
+//! `gemm-vs-blas`: the project's matrix product C = α op(A) op(B) against OpenBLAS's, loaded
+//! into the same process, the two called alternately on the same operands; prints one JSON
+//! object per (op, dtype, n, threads) line.
+//!
+//! The GEMM peak of `compare.py` comes from numpy in another process, minutes away from the
+//! project's own GEMM on a host whose speed drifts by 2× between phases; here every pair of
+//! calls (one each, in alternating order) sees the same phase, so the median of the pairs'
+//! speed ratios measures the kernels, not the host. Each pair's results are also compared:
+//! the largest |C_ours − C_blas| over max |C_blas| must stay below a bound (1e-12 for f64,
+//! 1e-5 for f32, with k ≤ 4096), or the tool exits with status 1.
+//!
+//! ```text
+//! LIB=$(ls /tmp/peers-venv/lib/python3.11/site-packages/numpy.libs/libscipy_openblas64_*.so)
+//! cargo run --release -p backprop-benches --bin gemm-vs-blas -- --lib "$LIB" \
+//!     [--sizes 512,1024,2048] [--dtypes f64,f32] [--ops nn,tn,nt] [--threads 1,2] [--rounds 10]
+//! ```
+//!
+//! As the peers' harness, `OPENBLAS_CORETYPE` and `OPENBLAS_L2_SIZE` are removed before the
+//! library loads (so it picks its kernel for this CPU, printed as `blas_core`); its thread
+//! count is set with `openblas_set_num_threads`. Both LP64 (`cblas_dgemm`, 32-bit sizes) and
+//! ILP64 builds (numpy's `scipy_cblas_dgemm64_`, 64-bit sizes) are found.
+
+use std::ffi::{CStr, c_char, c_int};
+use std::time::Instant;
+
+use backprop::Scalar;
+use backprop::kernels::{self, Op, ThreadPool};
+use libloading::Library;
+
+const COL_MAJOR: c_int = 102; // CblasColMajor
+const NO_TRANS: c_int = 111;
+const TRANS: c_int = 112;
+
+type Gemm64<E> = unsafe extern "C" fn(
+    c_int,
+    c_int,
+    c_int,
+    i64,
+    i64,
+    i64,
+    E,
+    *const E,
+    i64,
+    *const E,
+    i64,
+    E,
+    *mut E,
+    i64,
+);
+type Gemm32<E> = unsafe extern "C" fn(
+    c_int,
+    c_int,
+    c_int,
+    i32,
+    i32,
+    i32,
+    E,
+    *const E,
+    i32,
+    *const E,
+    i32,
+    E,
+    *mut E,
+    i32,
+);
+
+/// One cblas `?gemm` of either integer width.
+enum Cblas<E: 'static> {
+    Ilp64(Gemm64<E>),
+    Lp64(Gemm32<E>),
+}
+
+/// The element types, with their cblas names and agreement bounds.
+trait Elem: Scalar + 'static {
+    const NAME: &'static str;
+    /// Symbols tried in order: ILP64 ones first.
+    const SYMBOLS: [(&'static str, bool); 3];
+    /// Largest accepted max |C_ours − C_blas| / max |C_blas|.
+    const BOUND: f64;
+}
+
+impl Elem for f64 {
+    const NAME: &'static str = "f64";
+    const SYMBOLS: [(&'static str, bool); 3] = [
+        ("scipy_cblas_dgemm64_", true),
+        ("cblas_dgemm64_", true),
+        ("cblas_dgemm", false),
+    ];
+    const BOUND: f64 = 1e-12;
+}
+
+impl Elem for f32 {
+    const NAME: &'static str = "f32";
+    const SYMBOLS: [(&'static str, bool); 3] = [
+        ("scipy_cblas_sgemm64_", true),
+        ("cblas_sgemm64_", true),
+        ("cblas_sgemm", false),
+    ];
+    const BOUND: f64 = 1e-5;
+}
+
+struct Options {
+    lib: String,
+    sizes: Vec<usize>,
+    dtypes: Vec<String>,
+    ops: Vec<Op>,
+    threads: Vec<usize>,
+    rounds: usize,
+}
+
+fn parse() -> Result<Options, String> {
+    let mut o = Options {
+        lib: String::new(),
+        sizes: vec![512, 1024, 2048],
+        dtypes: vec!["f64".into(), "f32".into()],
+        ops: vec![Op::Nn],
+        threads: vec![1],
+        rounds: 10,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "-h" || flag == "--help" {
+            println!(
+                "gemm-vs-blas --lib PATH [--sizes n,n] [--dtypes f64,f32] [--ops nn,tn,nt] \
+                 [--threads 1,2] [--rounds n]"
+            );
+            std::process::exit(0);
+        }
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let list = || value.split(',').map(str::trim).filter(|s| !s.is_empty());
+        let count = |s: &str| {
+            s.parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("{flag} {s}: not a positive whole number"))
+        };
+        match flag.as_str() {
+            "--lib" => o.lib = value.clone(),
+            "--sizes" => o.sizes = list().map(count).collect::<Result<_, _>>()?,
+            "--threads" => o.threads = list().map(count).collect::<Result<_, _>>()?,
+            "--rounds" => o.rounds = count(&value)?,
+            "--dtypes" => {
+                o.dtypes = list().map(String::from).collect();
+                if let Some(d) = o.dtypes.iter().find(|d| *d != "f64" && *d != "f32") {
+                    return Err(format!("--dtypes {d}: f64 or f32"));
+                }
+            }
+            "--ops" => {
+                o.ops = list()
+                    .map(|s| match s {
+                        "nn" => Ok(Op::Nn),
+                        "tn" => Ok(Op::Tn),
+                        "nt" => Ok(Op::Nt),
+                        _ => Err(format!("--ops {s}: nn, tn or nt")),
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            _ => return Err(format!("unknown option {flag} (see --help)")),
+        }
+    }
+    if o.lib.is_empty() {
+        return Err("--lib PATH (an OpenBLAS shared library) is required".into());
+    }
+    Ok(o)
+}
+
+/// The loaded library: its `?gemm`s, thread setter and core name.
+struct Blas {
+    lib: Library,
+    set_threads: Option<unsafe extern "C" fn(c_int)>,
+    core: String,
+}
+
+impl Blas {
+    fn load(path: &str) -> Result<Self, String> {
+        // SAFETY: loading runs the library's initialisers; OpenBLAS's only start its threads.
+        let lib = unsafe { Library::new(path) }.map_err(|e| format!("{path}: {e}"))?;
+        // SAFETY: the symbols, where present, have these C signatures in every OpenBLAS.
+        let set_threads = [
+            "scipy_openblas_set_num_threads64_",
+            "openblas_set_num_threads64_",
+            "openblas_set_num_threads",
+        ]
+        .iter()
+        .find_map(|s| unsafe { lib.get::<unsafe extern "C" fn(c_int)>(s.as_bytes()) }.ok())
+        .map(|f| *f);
+        let core = [
+            "scipy_openblas_get_corename64_",
+            "openblas_get_corename64_",
+            "openblas_get_corename",
+        ]
+        .iter()
+        .find_map(|s| {
+            unsafe { lib.get::<unsafe extern "C" fn() -> *const c_char>(s.as_bytes()) }.ok()
+        })
+        // SAFETY: returns a static NUL-terminated string.
+        .map(|f| {
+            unsafe { CStr::from_ptr(f()) }
+                .to_string_lossy()
+                .into_owned()
+        })
+        .unwrap_or_else(|| "unknown".into());
+        Ok(Self {
+            lib,
+            set_threads,
+            core,
+        })
+    }
+
+    fn gemm<E: Elem>(&self) -> Result<Cblas<E>, String> {
+        for (name, ilp64) in E::SYMBOLS {
+            // SAFETY: cblas_?gemm has this signature; the integer width follows the symbol.
+            unsafe {
+                if ilp64 {
+                    if let Ok(f) = self.lib.get::<Gemm64<E>>(name.as_bytes()) {
+                        return Ok(Cblas::Ilp64(*f));
+                    }
+                } else if let Ok(f) = self.lib.get::<Gemm32<E>>(name.as_bytes()) {
+                    return Ok(Cblas::Lp64(*f));
+                }
+            }
+        }
+        Err(format!("no cblas gemm for {} in the library", E::NAME))
+    }
+}
+
+/// Deterministic operands in [−1, 1) (splitmix64's finaliser on the index).
+fn operand<E: Elem>(len: usize, seed: u64) -> Vec<E> {
+    (0..len as u64)
+        .map(|i| {
+            let mut z = (i ^ seed.rotate_left(17)).wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            E::of_f64((z >> 11) as f64 / (1u64 << 52) as f64 - 1.0)
+        })
+        .collect()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Times `rounds` pairs (after one untimed pair) of n × n × n products, ours and BLAS's.
+fn compare<E: Elem>(
+    blas: &Blas,
+    cblas: &Cblas<E>,
+    op: Op,
+    n: usize,
+    threads: usize,
+    rounds: usize,
+) -> Result<String, String> {
+    let (a, b) = (operand::<E>(n * n, 1), operand::<E>(n * n, 2));
+    let (mut c_ours, mut c_blas) = (vec![E::zero(); n * n], vec![E::zero(); n * n]);
+    let pool = (threads > 1)
+        .then(|| ThreadPool::new(threads).map_err(|e| format!("{threads} threads: {e}")))
+        .transpose()?;
+    if let Some(set) = blas.set_threads {
+        // SAFETY: takes the thread count.
+        unsafe { set(threads as c_int) };
+    }
+    let (ta, tb) = match op {
+        Op::Nn => (NO_TRANS, NO_TRANS),
+        Op::Tn => (TRANS, NO_TRANS),
+        Op::Nt => (NO_TRANS, TRANS),
+    };
+    let ours = |c: &mut [E]| {
+        let t = Instant::now();
+        kernels::product(op, n, n, n, E::one(), &a, &b, false, c, pool.as_ref());
+        t.elapsed().as_secs_f64()
+    };
+    let theirs = |c: &mut [E]| {
+        let t = Instant::now();
+        // SAFETY: square n × n operands with leading dimension n, C distinct from A and B.
+        unsafe {
+            match cblas {
+                Cblas::Ilp64(f) => {
+                    let n = n as i64;
+                    f(
+                        COL_MAJOR,
+                        ta,
+                        tb,
+                        n,
+                        n,
+                        n,
+                        E::one(),
+                        a.as_ptr(),
+                        n,
+                        b.as_ptr(),
+                        n,
+                        E::zero(),
+                        c.as_mut_ptr(),
+                        n,
+                    )
+                }
+                Cblas::Lp64(f) => {
+                    let n = i32::try_from(n).expect("sizes fit in i32");
+                    f(
+                        COL_MAJOR,
+                        ta,
+                        tb,
+                        n,
+                        n,
+                        n,
+                        E::one(),
+                        a.as_ptr(),
+                        n,
+                        b.as_ptr(),
+                        n,
+                        E::zero(),
+                        c.as_mut_ptr(),
+                        n,
+                    )
+                }
+            }
+        }
+        t.elapsed().as_secs_f64()
+    };
+    let (mut t_ours, mut t_blas, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for r in 0..=rounds {
+        // Alternate which goes first, so neither always follows the other's cache state.
+        let (to, tb) = if r % 2 == 0 {
+            let to = ours(&mut c_ours);
+            (to, theirs(&mut c_blas))
+        } else {
+            let tb = theirs(&mut c_blas);
+            (ours(&mut c_ours), tb)
+        };
+        if r > 0 {
+            t_ours.push(to);
+            t_blas.push(tb);
+            ratios.push(tb / to);
+        }
+    }
+    let scale = c_blas
+        .iter()
+        .fold(0.0f64, |m, x| m.max(x.as_f64().abs()))
+        .max(f64::MIN_POSITIVE);
+    let diff = c_ours
+        .iter()
+        .zip(&c_blas)
+        .fold(0.0f64, |m, (x, y)| m.max((x.as_f64() - y.as_f64()).abs()))
+        / scale;
+    if diff.is_nan() || diff > E::BOUND {
+        return Err(format!(
+            "{op:?} {} n = {n}: max |C_ours − C_blas| / max |C_blas| = {diff:e} > {:e}",
+            E::NAME,
+            E::BOUND
+        ));
+    }
+    let flop = 2.0 * (n as f64).powi(3) / 1e9;
+    let ratio = median(&mut ratios);
+    Ok(format!(
+        "{{\"kind\": \"gemm_vs_blas\", \"op\": \"{}\", \"dtype\": \"{}\", \"n\": {n}, \
+         \"threads\": {threads}, \"pairs\": {rounds}, \"ours_gflops\": {:.2}, \
+         \"blas_gflops\": {:.2}, \"ours_over_blas\": {ratio:.4}, \"q25\": {:.4}, \"q75\": {:.4}, \
+         \"max_rel_diff\": {diff:.3e}, \"isa\": \"{:?}\", \"blas_core\": \"{}\"}}",
+        format!("{op:?}").to_lowercase(),
+        E::NAME,
+        flop / median(&mut t_ours),
+        flop / median(&mut t_blas),
+        ratios[ratios.len() / 4],
+        ratios[(3 * ratios.len()) / 4],
+        kernels::isa(),
+        blas.core,
+    ))
+}
+
+fn run<E: Elem>(blas: &Blas, o: &Options) -> Result<(), String> {
+    let cblas = blas.gemm::<E>()?;
+    for &threads in &o.threads {
+        for &op in &o.ops {
+            for &n in &o.sizes {
+                println!("{}", compare::<E>(blas, &cblas, op, n, threads, o.rounds)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let result = parse().and_then(|o| {
+        // SAFETY: no other thread exists yet.
+        unsafe {
+            std::env::remove_var("OPENBLAS_CORETYPE");
+            std::env::remove_var("OPENBLAS_L2_SIZE");
+        }
+        let blas = Blas::load(&o.lib)?;
+        for d in &o.dtypes {
+            if d == "f64" {
+                run::<f64>(&blas, &o)?;
+            } else {
+                run::<f32>(&blas, &o)?;
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        eprintln!("gemm-vs-blas: {e}");
+        std::process::exit(1);
+    }
+}
