@@ -56,6 +56,21 @@ pub(crate) trait Micro {
     const MC: usize;
     /// Columns of a block of B (B̄, KC × NC).
     const NC: usize;
+    /// Packs one full B̄ panel (NR columns) from a column-major B, dst[p·NR + j] = b[p + j·ldb]
+    /// for p < kc, with a SIMD kernel; false (and nothing written) where there is none, and
+    /// the caller copies element by element.
+    ///
+    /// # Safety
+    /// The CPU supports the micro-kernel; b holds NR columns of kc elements at stride ldb;
+    /// dst holds NR·kc elements.
+    unsafe fn pack_b_col_major(
+        _kc: usize,
+        _b: *const Self::E,
+        _ldb: usize,
+        _dst: *mut Self::E,
+    ) -> bool {
+        false
+    }
     /// See `simd::*::micro`.
     ///
     /// # Safety
@@ -72,7 +87,8 @@ pub(crate) trait Micro {
 }
 
 macro_rules! micro {
-    ($name:ident, $module:ident, $e:ty, kc = $kc:expr, mc = $mc:expr, nc = $nc:expr) => {
+    ($name:ident, $module:ident, $e:ty, kc = $kc:expr, mc = $mc:expr, nc = $nc:expr
+     $(, pack_b = $pack:ident)?) => {
         pub(crate) struct $name;
         impl Micro for $name {
             type E = $e;
@@ -94,12 +110,37 @@ macro_rules! micro {
                 // SAFETY: forwarded contract.
                 unsafe { super::simd::$module::micro(kc, a, b, c, ldc, alpha, accumulate) }
             }
+            $(
+            #[inline(always)]
+            unsafe fn pack_b_col_major(kc: usize, b: *const $e, ldb: usize, dst: *mut $e) -> bool {
+                const { assert!(super::simd::pack_avx512::COLS == Self::NR) };
+                // SAFETY: forwarded contract (this micro-kernel's CPU has AVX-512F).
+                unsafe { super::simd::pack_avx512::$pack(kc, b, ldb, dst) };
+                true
+            }
+            )?
         }
     };
 }
 // KC·NR·size ≈ 24 KiB (the B̄ panel in L1 with an Ā panel), MC·KC·size ≈ 0.75 MiB (L2).
-micro!(F64Avx512, f64_avx512, f64, kc = 256, mc = 384, nc = 3072);
-micro!(F32Avx512, f32_avx512, f32, kc = 512, mc = 384, nc = 3072);
+micro!(
+    F64Avx512,
+    f64_avx512,
+    f64,
+    kc = 256,
+    mc = 384,
+    nc = 3072,
+    pack_b = b_col_major_f64
+);
+micro!(
+    F32Avx512,
+    f32_avx512,
+    f32,
+    kc = 512,
+    mc = 384,
+    nc = 3072,
+    pack_b = b_col_major_f32
+);
 micro!(F64Avx2, f64_avx2, f64, kc = 256, mc = 384, nc = 3072);
 micro!(F32Avx2, f32_avx2, f32, kc = 512, mc = 384, nc = 3072);
 
@@ -183,8 +224,10 @@ unsafe fn pack_a<E: Elem>(mr: usize, mc: usize, kc: usize, a: Strided<E>, dst: *
 ///
 /// # Safety
 /// `b` is valid for kc × nc; `dst` holds ⌈nc/NR⌉·NR·kc elements.
-unsafe fn pack_b<E: Elem>(nr: usize, kc: usize, nc: usize, b: Strided<E>, dst: *mut E) {
-    // SAFETY: indices stay within kc × nc of `b` and the panels of `dst`.
+unsafe fn pack_b<K: Micro>(kc: usize, nc: usize, b: Strided<K::E>, dst: *mut K::E) {
+    type E<K> = <K as Micro>::E;
+    let nr = K::NR;
+    // SAFETY: indices stay within kc × nc of `b` and the panels of `dst`; the CPU supports K.
     unsafe {
         let mut j0 = 0;
         let mut out = dst;
@@ -196,10 +239,13 @@ unsafe fn pack_b<E: Elem>(nr: usize, kc: usize, nc: usize, b: Strided<E>, dst: *
                     let d = out.add(p * nr);
                     std::ptr::copy_nonoverlapping(src, d, cols);
                     for j in cols..nr {
-                        *d.add(j) = E::default();
+                        *d.add(j) = E::<K>::default();
                     }
                 }
-            } else {
+            } else if !(b.rs == 1
+                && cols == nr
+                && K::pack_b_col_major(kc, b.ptr.add(j0 * b.cs), b.cs, out))
+            {
                 for j in 0..cols {
                     let src = b.ptr.add((j0 + j) * b.cs);
                     for p in 0..kc {
@@ -208,7 +254,7 @@ unsafe fn pack_b<E: Elem>(nr: usize, kc: usize, nc: usize, b: Strided<E>, dst: *
                 }
                 for j in cols..nr {
                     for p in 0..kc {
-                        *out.add(p * nr + j) = E::default();
+                        *out.add(p * nr + j) = E::<K>::default();
                     }
                 }
             }
@@ -277,7 +323,7 @@ pub(crate) unsafe fn gemm<K: Micro>(
                 let mut pc = 0;
                 while pc < k {
                     let kc = K::KC.min(k - pc);
-                    pack_b(nr, kc, nc, b.at(pc, jc), bp);
+                    pack_b::<K>(kc, nc, b.at(pc, jc), bp);
                     let acc = accumulate || pc > 0;
                     let mut ic = 0;
                     while ic < m {
