@@ -56,6 +56,13 @@ pub(crate) trait Micro {
     const MC: usize;
     /// Columns of a block of B (B̄, KC × NC).
     const NC: usize;
+    /// Packs one full Ā panel (MR rows) from a column-major A, dst[p·MR + i] = a[i + p·lda],
+    /// with the micro-kernel's vector moves.
+    ///
+    /// # Safety
+    /// The CPU supports the micro-kernel; a holds MR rows of kc columns at stride lda; dst
+    /// holds MR·kc elements.
+    unsafe fn pack_a_col_major(kc: usize, a: *const Self::E, lda: usize, dst: *mut Self::E);
     /// Packs one full B̄ panel (NR columns) from a column-major B, dst[p·NR + j] = b[p + j·ldb]
     /// for p < kc, with a SIMD kernel; false (and nothing written) where there is none, and
     /// the caller copies element by element.
@@ -109,6 +116,11 @@ macro_rules! micro {
             ) {
                 // SAFETY: forwarded contract.
                 unsafe { super::simd::$module::micro(kc, a, b, c, ldc, alpha, accumulate) }
+            }
+            #[inline(always)]
+            unsafe fn pack_a_col_major(kc: usize, a: *const $e, lda: usize, dst: *mut $e) {
+                // SAFETY: forwarded contract.
+                unsafe { super::simd::$module::pack_a_panel(kc, a, lda, dst) }
             }
             $(
             #[inline(always)]
@@ -174,20 +186,24 @@ pub(crate) const PACK_DEPTH: usize = 64;
 ///
 /// # Safety
 /// `a` is valid for mc × kc; `dst` holds ⌈mc/MR⌉·MR·kc elements.
-unsafe fn pack_a<E: Elem>(mr: usize, mc: usize, kc: usize, a: Strided<E>, dst: *mut E) {
-    // SAFETY: indices stay within mc × kc of `a` and the panels of `dst`.
+unsafe fn pack_a<K: Micro>(mc: usize, kc: usize, a: Strided<K::E>, dst: *mut K::E) {
+    type E<K> = <K as Micro>::E;
+    let mr = K::MR;
+    // SAFETY: indices stay within mc × kc of `a` and the panels of `dst`; the CPU supports K.
     unsafe {
         let mut i0 = 0;
         let mut out = dst;
         while i0 < mc {
             let rows = mr.min(mc - i0);
-            if a.rs == 1 {
+            if a.rs == 1 && rows == mr {
+                K::pack_a_col_major(kc, a.ptr.add(i0), a.cs, out);
+            } else if a.rs == 1 {
                 for p in 0..kc {
                     let src = a.ptr.add(i0 + p * a.cs);
                     let d = out.add(p * mr);
                     std::ptr::copy_nonoverlapping(src, d, rows);
                     for i in rows..mr {
-                        *d.add(i) = E::default();
+                        *d.add(i) = E::<K>::default();
                     }
                 }
             } else {
@@ -207,7 +223,7 @@ unsafe fn pack_a<E: Elem>(mr: usize, mc: usize, kc: usize, a: Strided<E>, dst: *
                     }
                     for i in rows..mr {
                         for p in p0..p1 {
-                            *out.add(p * mr + i) = E::default();
+                            *out.add(p * mr + i) = E::<K>::default();
                         }
                     }
                     p0 = p1;
@@ -328,7 +344,7 @@ pub(crate) unsafe fn gemm<K: Micro>(
                     let mut ic = 0;
                     while ic < m {
                         let mc = K::MC.min(m - ic);
-                        pack_a(mr, mc, kc, a.at(ic, pc), ap);
+                        pack_a::<K>(mc, kc, a.at(ic, pc), ap);
                         let mut jr = 0;
                         while jr < nc {
                             let cols = nr.min(nc - jr);
