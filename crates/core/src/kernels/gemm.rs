@@ -63,6 +63,13 @@ pub(crate) trait Micro {
     /// The CPU supports the micro-kernel; a holds MR rows of kc columns at stride lda; dst
     /// holds MR·kc elements.
     unsafe fn pack_a_col_major(kc: usize, a: *const Self::E, lda: usize, dst: *mut Self::E);
+    /// Packs one full B̄ panel (NR columns) from a B with contiguous rows, dst[p·NR + j] =
+    /// b[p·ldb + j], with fixed-size copies.
+    ///
+    /// # Safety
+    /// The CPU supports the micro-kernel; b holds kc rows of NR elements at stride ldb; dst
+    /// holds NR·kc elements.
+    unsafe fn pack_b_row_major(kc: usize, b: *const Self::E, ldb: usize, dst: *mut Self::E);
     /// Packs one full B̄ panel (NR columns) from a column-major B, dst[p·NR + j] = b[p + j·ldb]
     /// for p < kc, with a SIMD kernel; false (and nothing written) where there is none, and
     /// the caller copies element by element.
@@ -121,6 +128,11 @@ macro_rules! micro {
             unsafe fn pack_a_col_major(kc: usize, a: *const $e, lda: usize, dst: *mut $e) {
                 // SAFETY: forwarded contract.
                 unsafe { super::simd::$module::pack_a_panel(kc, a, lda, dst) }
+            }
+            #[inline(always)]
+            unsafe fn pack_b_row_major(kc: usize, b: *const $e, ldb: usize, dst: *mut $e) {
+                // SAFETY: forwarded contract.
+                unsafe { super::simd::$module::pack_b_panel(kc, b, ldb, dst) }
             }
             $(
             #[inline(always)]
@@ -249,7 +261,9 @@ unsafe fn pack_b<K: Micro>(kc: usize, nc: usize, b: Strided<K::E>, dst: *mut K::
         let mut out = dst;
         while j0 < nc {
             let cols = nr.min(nc - j0);
-            if b.cs == 1 {
+            if b.cs == 1 && cols == nr {
+                K::pack_b_row_major(kc, b.ptr.add(j0), b.rs, out);
+            } else if b.cs == 1 {
                 for p in 0..kc {
                     let src = b.ptr.add(j0 + p * b.rs);
                     let d = out.add(p * nr);

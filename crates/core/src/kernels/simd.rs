@@ -131,6 +131,28 @@ macro_rules! simd_kernels {
                 }
             }
 
+            /// Packs one full B̄ panel from a B whose rows are contiguous (Aᵀ's in A Bᵀ):
+            /// dst[p·NR + j] = b[p·ldb + j] for j < NR, p < kc, a fixed-size copy per k-step
+            /// (vector moves) where a library `memcpy` was called.
+            ///
+            /// # Safety
+            /// The CPU has the module's features; `b` holds kc rows of NR elements at stride
+            /// ldb; `dst` holds kc·NR elements.
+            #[target_feature(enable = $feature)]
+            pub(crate) unsafe fn pack_b_panel(
+                kc: usize,
+                b: *const $elem,
+                ldb: usize,
+                dst: *mut $elem,
+            ) {
+                // SAFETY: extents as documented.
+                unsafe {
+                    for p in 0..kc {
+                        core::ptr::copy_nonoverlapping(b.add(p * ldb), dst.add(p * NR), NR);
+                    }
+                }
+            }
+
             /// y[0..V·LANES] ← α A x (+ y) for V vectors of rows of A (m × k, leading
             /// dimension m): V independent FMA chains, each column read as one contiguous run.
             ///
