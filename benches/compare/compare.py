@@ -14,9 +14,10 @@ step-timer`, JSON lines); each peer runs in a fresh child process of this script
 settings fixed before the library is imported. A run makes --rounds rounds; in each round every
 (tool, thread count) child runs once, the order rotating between rounds, so that a slow period of
 the shared machine hits every tool. A row's number is the median over the rounds of the per-round
-medians. Peak = the best square GEMM C = A B (n = 2048) of numpy and JAX in the same run, per
+medians. Peak = the best square GEMM C = A B (n = 2048) of the peers (numpy, JAX, PyTorch) in the same run, per
 dtype and thread count. After the rounds, `gemm-vs-blas` times the project's GEMM against the
-OpenBLAS numpy loads, in one process, calls alternated (--blas-pairs; 0 skips it).
+OpenBLAS numpy loads and the MKL PyTorch carries, in one process, calls alternated
+(--blas-pairs; 0 skips it).
 
 Setup (a venv outside the repo):
     python3 -m venv /tmp/peers-venv
@@ -328,12 +329,22 @@ def numpy_openblas(py):
     return paths[0] if paths else None
 
 
+def torch_mkl(py):
+    """PyTorch's libtorch_cpu.so (which carries MKL and exports its Fortran dgemm_), or None."""
+    code = "import os, torch; print(os.path.join(os.path.dirname(torch.__file__), 'lib', 'libtorch_cpu.so'))"
+    try:
+        path = subprocess.run([py, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    except (subprocess.CalledProcessError, OSError):
+        return None
+    return path if os.path.exists(path) else None
+
+
 def render_blas(pairs):
     """The table of gemm-vs-blas rows."""
-    out = ["| op | dtype | threads | n | backprop GFLOP/s | OpenBLAS GFLOP/s | backprop / OpenBLAS (median of pairs) "
-           "| quartiles | max rel. diff |", "|---|---|---|---|---|---|---|---|---|"]
+    out = ["| BLAS (from) | op | dtype | threads | n | backprop GFLOP/s | BLAS GFLOP/s | backprop / BLAS (median of pairs) "
+           "| quartiles | max rel. diff |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in pairs:
-        out.append(f"| {r['op']} | {r['dtype']} | {r['threads']} | {r['n']} | {r['ours_gflops']:.1f} | "
+        out.append(f"| {r['blas']} | {r['op']} | {r['dtype']} | {r['threads']} | {r['n']} | {r['ours_gflops']:.1f} | "
                    f"{r['blas_gflops']:.1f} | {r['ours_over_blas']:.3f} | {r['q25']:.3f}–{r['q75']:.3f} | "
                    f"{r['max_rel_diff']:.1e} |")
     return "\n".join(out)
@@ -470,7 +481,7 @@ def main():
                             got += g
                     else:
                         cfg = {"shapes": group, "dtypes": dtypes, "timing": timing,
-                               "peak_sizes": peak_now if tool != "torch" else []}
+                               "peak_sizes": peak_now}
                         pin = {0} if (tool == "jax" and t == 1) else None
                         got, other = run_child([py, os.path.abspath(__file__), "--child", tool, str(t),
                                                 json.dumps(cfg)], child_env(tool, t, args.keep_openblas_env), pin)
@@ -487,21 +498,29 @@ def main():
                                   flush=True)
     md = render(rows, gemms, peers, args.rounds, threads_list)
     blas_rows = []
-    lib = numpy_openblas(py) if args.blas_pairs > 0 and "numpy" in peers and peak_sizes else None
-    if lib:
+    libs = []
+    if args.blas_pairs > 0 and peak_sizes:
+        if "numpy" in peers and (lib := numpy_openblas(py)):
+            libs.append(("numpy", lib))
+        if "torch" in peers and (lib := torch_mkl(py)):
+            libs.append(("torch", lib))
+    if args.keep_openblas_env and libs:
+        print("# --keep-openblas-env: gemm-vs-blas still unsets OPENBLAS_CORETYPE/L2_SIZE", flush=True)
+    for peer, lib in libs:
         cmd = [os.path.join(os.path.dirname(timer), "gemm-vs-blas"), "--lib", lib, "--sizes",
                ",".join(map(str, peak_sizes)), "--dtypes", ",".join(dtypes), "--threads",
                ",".join(map(str, threads_list)), "--ops", "nn,tn,nt", "--rounds", str(args.blas_pairs)]
-        env = dict(os.environ)
-        if args.keep_openblas_env:
-            print("# --keep-openblas-env: gemm-vs-blas still unsets OPENBLAS_CORETYPE/L2_SIZE", flush=True)
-        blas_rows, _ = run_child(cmd, env, None)
-        for r in blas_rows:
-            print(f"  gemm-vs-blas {r['op']} {r['dtype']} t={r['threads']} n={r['n']}: "
+        got, _ = run_child(cmd, dict(os.environ), None)
+        for r in got:
+            core = r["blas_core"]
+            r["blas"] = f"{'MKL' if 'Math Kernel' in core else 'OpenBLAS ' + core} ({peer})"
+            print(f"  gemm-vs-blas {r['blas']} {r['op']} {r['dtype']} t={r['threads']} n={r['n']}: "
                   f"{r['ours_over_blas']:.3f} (max rel diff {r['max_rel_diff']:.1e})", flush=True)
-        md += ("\n\nThe project's GEMM against numpy's OpenBLAS (" + (blas_rows[0]["blas_core"] if blas_rows else "?")
-               + f" kernels) loaded into one process, calls alternated pair by pair ({args.blas_pairs} pairs, "
-               "`gemm-vs-blas`): op nn is C = A B, tn Aᵀ B, nt A Bᵀ, as in the step.\n\n" + render_blas(blas_rows))
+        blas_rows += got
+    if blas_rows:
+        md += ("\n\nThe project's GEMM against the peers' BLAS (numpy's OpenBLAS, PyTorch's MKL) loaded into "
+               f"one process, calls alternated pair by pair ({args.blas_pairs} pairs, `gemm-vs-blas`): op nn is "
+               "C = A B, tn Aᵀ B, nt A Bᵀ, as in the step.\n\n" + render_blas(blas_rows))
     cpu = platform.processor()
     try:
         with open("/proc/cpuinfo") as f:

@@ -17,8 +17,15 @@
 //!
 //! As the peers' harness, `OPENBLAS_CORETYPE` and `OPENBLAS_L2_SIZE` are removed before the
 //! library loads (so it picks its kernel for this CPU, printed as `blas_core`); its thread
-//! count is set with `openblas_set_num_threads`. Both LP64 (`cblas_dgemm`, 32-bit sizes) and
-//! ILP64 builds (numpy's `scipy_cblas_dgemm64_`, 64-bit sizes) are found.
+//! count is set with `openblas_set_num_threads` (OpenBLAS) or `MKL_Set_Num_Threads_Local`
+//! (MKL). Found, in this order: ILP64 cblas (numpy's `scipy_cblas_dgemm64_`, 64-bit sizes),
+//! LP64 cblas (`cblas_dgemm`), and the Fortran `dgemm_`, which is how PyTorch's
+//! `libtorch_cpu.so` exports the MKL it carries:
+//!
+//! ```text
+//! MKL=/tmp/peers-venv/lib/python3.11/site-packages/torch/lib/libtorch_cpu.so
+//! cargo run --release -p backprop-benches --bin gemm-vs-blas -- --lib "$MKL" --sizes 1024
+//! ```
 
 use std::ffi::{CStr, c_char, c_int};
 use std::time::Instant;
@@ -64,37 +71,68 @@ type Gemm32<E> = unsafe extern "C" fn(
     i32,
 );
 
-/// One cblas `?gemm` of either integer width.
+/// Fortran `?gemm_`: every argument by reference, then the two hidden lengths of the
+/// one-character strings (gfortran's convention; libraries that do not read them ignore them).
+type GemmF<E> = unsafe extern "C" fn(
+    *const c_char,
+    *const c_char,
+    *const c_int,
+    *const c_int,
+    *const c_int,
+    *const E,
+    *const E,
+    *const c_int,
+    *const E,
+    *const c_int,
+    *const E,
+    *mut E,
+    *const c_int,
+    usize,
+    usize,
+);
+
+/// One `?gemm` of a library: cblas of either integer width, or Fortran.
 enum Cblas<E: 'static> {
     Ilp64(Gemm64<E>),
     Lp64(Gemm32<E>),
+    Fortran(GemmF<E>),
+}
+
+/// How a symbol is called.
+#[derive(Clone, Copy)]
+enum Abi {
+    Ilp64,
+    Lp64,
+    Fortran,
 }
 
 /// The element types, with their cblas names and agreement bounds.
 trait Elem: Scalar + 'static {
     const NAME: &'static str;
-    /// Symbols tried in order: ILP64 ones first.
-    const SYMBOLS: [(&'static str, bool); 3];
+    /// Symbols tried in order: ILP64 cblas, LP64 cblas, Fortran.
+    const SYMBOLS: [(&'static str, Abi); 4];
     /// Largest accepted max |C_ours − C_blas| / max |C_blas|.
     const BOUND: f64;
 }
 
 impl Elem for f64 {
     const NAME: &'static str = "f64";
-    const SYMBOLS: [(&'static str, bool); 3] = [
-        ("scipy_cblas_dgemm64_", true),
-        ("cblas_dgemm64_", true),
-        ("cblas_dgemm", false),
+    const SYMBOLS: [(&'static str, Abi); 4] = [
+        ("scipy_cblas_dgemm64_", Abi::Ilp64),
+        ("cblas_dgemm64_", Abi::Ilp64),
+        ("cblas_dgemm", Abi::Lp64),
+        ("dgemm_", Abi::Fortran),
     ];
     const BOUND: f64 = 1e-12;
 }
 
 impl Elem for f32 {
     const NAME: &'static str = "f32";
-    const SYMBOLS: [(&'static str, bool); 3] = [
-        ("scipy_cblas_sgemm64_", true),
-        ("cblas_sgemm64_", true),
-        ("cblas_sgemm", false),
+    const SYMBOLS: [(&'static str, Abi); 4] = [
+        ("scipy_cblas_sgemm64_", Abi::Ilp64),
+        ("cblas_sgemm64_", Abi::Ilp64),
+        ("cblas_sgemm", Abi::Lp64),
+        ("sgemm_", Abi::Fortran),
     ];
     const BOUND: f64 = 1e-5;
 }
@@ -164,10 +202,16 @@ fn parse() -> Result<Options, String> {
     Ok(o)
 }
 
+/// A library's thread-count setter.
+enum SetThreads {
+    OpenBlas(unsafe extern "C" fn(c_int)),
+    Mkl(unsafe extern "C" fn(c_int) -> c_int),
+}
+
 /// The loaded library: its `?gemm`s, thread setter and core name.
 struct Blas {
     lib: Library,
-    set_threads: Option<unsafe extern "C" fn(c_int)>,
+    set_threads: Option<SetThreads>,
     core: String,
 }
 
@@ -183,7 +227,13 @@ impl Blas {
         ]
         .iter()
         .find_map(|s| unsafe { lib.get::<unsafe extern "C" fn(c_int)>(s.as_bytes()) }.ok())
-        .map(|f| *f);
+        .map(|f| SetThreads::OpenBlas(*f))
+        .or_else(|| {
+            // SAFETY: MKL's `int MKL_Set_Num_Threads_Local(int)`.
+            unsafe { lib.get::<unsafe extern "C" fn(c_int) -> c_int>(b"MKL_Set_Num_Threads_Local") }
+                .ok()
+                .map(|f| SetThreads::Mkl(*f))
+        });
         let core = [
             "scipy_openblas_get_corename64_",
             "openblas_get_corename64_",
@@ -199,6 +249,19 @@ impl Blas {
                 .to_string_lossy()
                 .into_owned()
         })
+        .or_else(|| {
+            // SAFETY: MKL's `void MKL_Get_Version_String(char *buf, int len)` writes at most
+            // len bytes, NUL-terminated.
+            let f = unsafe {
+                lib.get::<unsafe extern "C" fn(*mut c_char, c_int)>(b"MKL_Get_Version_String")
+            }
+            .ok()?;
+            let mut buf = [0 as c_char; 256];
+            unsafe { f(buf.as_mut_ptr(), buf.len() as c_int) };
+            // SAFETY: NUL-terminated within buf (zeroed, and written with its length).
+            let v = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy();
+            Some(v.split(" for ").next().unwrap_or(&v).trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into());
         Ok(Self {
             lib,
@@ -208,16 +271,27 @@ impl Blas {
     }
 
     fn gemm<E: Elem>(&self) -> Result<Cblas<E>, String> {
-        for (name, ilp64) in E::SYMBOLS {
-            // SAFETY: cblas_?gemm has this signature; the integer width follows the symbol.
-            unsafe {
-                if ilp64 {
-                    if let Ok(f) = self.lib.get::<Gemm64<E>>(name.as_bytes()) {
-                        return Ok(Cblas::Ilp64(*f));
-                    }
-                } else if let Ok(f) = self.lib.get::<Gemm32<E>>(name.as_bytes()) {
-                    return Ok(Cblas::Lp64(*f));
+        for (name, abi) in E::SYMBOLS {
+            // SAFETY: ?gemm has this signature; the integer width and convention follow the
+            // symbol's name.
+            let found = unsafe {
+                match abi {
+                    Abi::Ilp64 => self
+                        .lib
+                        .get::<Gemm64<E>>(name.as_bytes())
+                        .map(|f| Cblas::Ilp64(*f)),
+                    Abi::Lp64 => self
+                        .lib
+                        .get::<Gemm32<E>>(name.as_bytes())
+                        .map(|f| Cblas::Lp64(*f)),
+                    Abi::Fortran => self
+                        .lib
+                        .get::<GemmF<E>>(name.as_bytes())
+                        .map(|f| Cblas::Fortran(*f)),
                 }
+            };
+            if let Ok(g) = found {
+                return Ok(g);
             }
         }
         Err(format!("no cblas gemm for {} in the library", E::NAME))
@@ -256,9 +330,13 @@ fn compare<E: Elem>(
     let pool = (threads > 1)
         .then(|| ThreadPool::new(threads).map_err(|e| format!("{threads} threads: {e}")))
         .transpose()?;
-    if let Some(set) = blas.set_threads {
-        // SAFETY: takes the thread count.
-        unsafe { set(threads as c_int) };
+    // SAFETY: both take the thread count.
+    match blas.set_threads {
+        Some(SetThreads::OpenBlas(set)) => unsafe { set(threads as c_int) },
+        Some(SetThreads::Mkl(set)) => {
+            unsafe { set(threads as c_int) };
+        }
+        None => {}
     }
     let (ta, tb) = match op {
         Op::Nn => (NO_TRANS, NO_TRANS),
@@ -292,6 +370,34 @@ fn compare<E: Elem>(
                         E::zero(),
                         c.as_mut_ptr(),
                         n,
+                    )
+                }
+                Cblas::Fortran(f) => {
+                    let n = c_int::try_from(n).expect("sizes fit in int");
+                    let (one, zero) = (E::one(), E::zero());
+                    let t = |op| {
+                        if op == TRANS {
+                            c"T".as_ptr()
+                        } else {
+                            c"N".as_ptr()
+                        }
+                    };
+                    f(
+                        t(ta),
+                        t(tb),
+                        &n,
+                        &n,
+                        &n,
+                        &one,
+                        a.as_ptr(),
+                        &n,
+                        b.as_ptr(),
+                        &n,
+                        &zero,
+                        c.as_mut_ptr(),
+                        &n,
+                        1,
+                        1,
                     )
                 }
                 Cblas::Lp64(f) => {
