@@ -299,8 +299,10 @@ fn align_offset<E>(ptr: *const E) -> usize {
     ptr.align_offset(64).min(64 / size_of::<E>())
 }
 
-/// C (m × n, column-major, leading dimension ldc) ← α A B (+ C if `accumulate`) with A m × k
-/// and B k × n strided, on this thread.
+/// C (m × n, element (i, j) at `c[i rsc + j ldc]`) ← α A B (+ C if `accumulate`) with A m × k
+/// and B k × n strided, on this thread. Tiles of a column-major C (rsc = 1) are written by
+/// the micro-kernel in place; any other C (the transposed problem of `run_gemm`) through a
+/// tile buffer.
 ///
 /// # Safety
 /// The CPU supports `K`'s micro-kernel; A, B and C are valid for their extents; C does not
@@ -315,6 +317,7 @@ pub(crate) unsafe fn gemm<K: Micro>(
     b: Strided<K::E>,
     accumulate: bool,
     c: *mut K::E,
+    rsc: usize,
     ldc: usize,
 ) {
     if m == 0 || n == 0 {
@@ -325,7 +328,7 @@ pub(crate) unsafe fn gemm<K: Micro>(
             for j in 0..n {
                 for i in 0..m {
                     // SAFETY: (i, j) is within C.
-                    unsafe { *c.add(i + j * ldc) = K::E::default() };
+                    unsafe { *c.add(i * rsc + j * ldc) = K::E::default() };
                 }
             }
         }
@@ -367,15 +370,15 @@ pub(crate) unsafe fn gemm<K: Micro>(
                             while ir < mc {
                                 let rows = mr.min(mc - ir);
                                 let a_panel = ap.add(ir * kc);
-                                let cij = c.add(ic + ir + (jc + jr) * ldc);
-                                if rows == mr && cols == nr {
+                                let cij = c.add((ic + ir) * rsc + (jc + jr) * ldc);
+                                if rows == mr && cols == nr && rsc == 1 {
                                     K::micro(kc, a_panel, b_panel, cij, ldc, alpha, acc);
                                 } else {
                                     let t = tile.as_mut_ptr();
                                     K::micro(kc, a_panel, b_panel, t, mr, alpha, false);
                                     for j in 0..cols {
                                         for i in 0..rows {
-                                            let cp = cij.add(i + j * ldc);
+                                            let cp = cij.add(i * rsc + j * ldc);
                                             let v = *t.add(i + j * mr);
                                             *cp = if acc { *cp + v } else { v };
                                         }

@@ -401,8 +401,19 @@ mod x86 {
         }
     }
 
+    /// Whether C = A B is better computed as Cᵀ = Bᵀ Aᵀ: when C has fewer rows than columns
+    /// and than two micro-tiles, and the swap fills the tiles at least a quarter better. The
+    /// output layer's products have 10 rows: C = W_{n−1} A_{n−1} fills 10 of 16 rows of an
+    /// AVX2 f32 or f64 tile pair (of 32 / 16 on AVX-512), Cᵀ 10 of 12 columns.
+    pub(super) fn transposes<K: Micro>(m: usize, n: usize) -> bool {
+        let fill = |len: usize, unit: usize| len as f64 / (len.div_ceil(unit) * unit) as f64;
+        m < n.min(2 * K::MR)
+            && fill(n, K::MR) * fill(m, K::NR) > 1.25 * fill(m, K::MR) * fill(n, K::NR)
+    }
+
     /// The packed GEMM on one thread, or split over `pool`'s threads along the larger of m and
-    /// n (in whole micro-tiles).
+    /// n (in whole micro-tiles); C (m × n) is column-major, computed as Cᵀ = Bᵀ Aᵀ where
+    /// [`transposes`] says so.
     ///
     /// # Safety
     /// As [`gemm::gemm`].
@@ -418,7 +429,17 @@ mod x86 {
         c: *mut K::E,
         pool: Option<&ThreadPool>,
     ) {
-        let ldc = m;
+        // C's element (i, j) is at c[i rsc + j csc].
+        let (m, n, a, b, rsc, csc) = if transposes::<K>(m, n) {
+            let t = |s: Strided<K::E>| Strided {
+                ptr: s.ptr,
+                rs: s.cs,
+                cs: s.rs,
+            };
+            (n, m, t(b), t(a), m, 1)
+        } else {
+            (m, n, a, b, 1, m)
+        };
         let threads = pool.map_or(1, ThreadPool::threads);
         let (split_n, unit, len) = if n >= m {
             (true, K::NR, n)
@@ -427,7 +448,7 @@ mod x86 {
         };
         if threads < 2 || m * n * k < PARALLEL || len < 2 * unit {
             // SAFETY: the caller's.
-            unsafe { gemm::gemm::<K>(m, n, k, alpha, a, b, accumulate, c, ldc) };
+            unsafe { gemm::gemm::<K>(m, n, k, alpha, a, b, accumulate, c, rsc, csc) };
             return;
         }
         let pool = pool.expect("threads ≥ 2");
@@ -448,13 +469,15 @@ mod x86 {
                         ptr: b.ptr.add(start * b.cs),
                         ..b
                     };
-                    gemm::gemm::<K>(m, part, k, alpha, a, b, accumulate, c.add(start * ldc), ldc);
+                    let c = c.add(start * csc);
+                    gemm::gemm::<K>(m, part, k, alpha, a, b, accumulate, c, rsc, csc);
                 } else {
                     let a = Strided {
                         ptr: a.ptr.add(start * a.rs),
                         ..a
                     };
-                    gemm::gemm::<K>(part, n, k, alpha, a, b, accumulate, c.add(start), ldc);
+                    let c = c.add(start * rsc);
+                    gemm::gemm::<K>(part, n, k, alpha, a, b, accumulate, c, rsc, csc);
                 }
             }
         });
@@ -677,6 +700,36 @@ mod tests {
                 for op in [Op::Nn, Op::Tn, Op::Nt] {
                     check_one::<f64>(isa, op, m, k, n, -0.5, true, Some(&pool), &mut g);
                     check_one::<f32>(isa, op, m, k, n, 1.0, false, Some(&pool), &mut g);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ten_row_products_are_computed_transposed_and_match() {
+        // The output layer's products (S3, S4: 10 rows) take Cᵀ = Bᵀ Aᵀ, C written through
+        // the tile buffer with row stride m; with a pool, split over Cᵀ's rows. Wide ones
+        // cross Cᵀ's row blocks (MC = 384) and KC.
+        #[cfg(target_arch = "x86_64")]
+        {
+            use super::gemm::{F32Avx2, F32Avx512, F64Avx2, F64Avx512};
+            assert!(x86::transposes::<F64Avx512>(10, 256));
+            assert!(x86::transposes::<F32Avx512>(10, 64));
+            assert!(x86::transposes::<F64Avx2>(2, 100));
+            assert!(x86::transposes::<F64Avx2>(10, 256));
+            assert!(x86::transposes::<F32Avx2>(10, 512));
+            assert!(!x86::transposes::<F64Avx512>(128, 64));
+            assert!(!x86::transposes::<F32Avx512>(10, 5));
+        }
+        let pool = ThreadPool::new(2).unwrap();
+        let mut g = Gen(10);
+        for isa in isas() {
+            for &(m, k, n) in &[(10, 128, 64), (10, 512, 256), (10, 256, 512), (7, 600, 900)] {
+                for op in [Op::Nn, Op::Tn, Op::Nt] {
+                    for p in [None, Some(&pool)] {
+                        check_one::<f64>(isa, op, m, k, n, -1e-3, true, p, &mut g);
+                        check_one::<f32>(isa, op, m, k, n, 1.0, false, p, &mut g);
+                    }
                 }
             }
         }
