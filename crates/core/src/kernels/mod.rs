@@ -736,6 +736,64 @@ mod tests {
     }
 
     #[test]
+    fn long_batch_one_columns_are_streamed_and_match() {
+        // Batch-1 products with columns longer than the registers hold (gemv_n and ger read
+        // them column by column, gemv_n in blocks of 512 rows): rows across blocks, with a
+        // scalar remainder, and k below and above the four columns gemv_n takes at a time.
+        let mut g = Gen(21);
+        for isa in isas() {
+            for &(m, k) in &[(1027, 5), (513, 3), (700, 64), (129, 1), (300, 7)] {
+                for accumulate in [false, true] {
+                    check_one::<f64>(isa, Op::Nn, m, k, 1, -0.5, accumulate, None, &mut g);
+                    check_one::<f32>(isa, Op::Nn, m, k, 1, 1.0, accumulate, None, &mut g);
+                    check_one::<f64>(isa, Op::Nt, m, 1, k, 1.0, accumulate, None, &mut g);
+                    check_one::<f32>(isa, Op::Nt, m, 1, k, -1e-3, accumulate, None, &mut g);
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn streamed_gemv_equals_the_register_strips_bit_for_bit() {
+        // gemv_n_stream keeps each row's FMA chain of gemv_n_rows (columns in order, from
+        // zero, α after): the same bits, so the batch-1 step does not depend on m.
+        use super::simd::f64_avx2;
+        if !(std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma"))
+        {
+            eprintln!("no AVX2 + FMA: the kernels are not used on this CPU");
+            return;
+        }
+        let mut g = Gen(5);
+        for k in [1, 3, 4, 9, 784] {
+            let m = 96;
+            let a: Vec<f64> = (0..m * k).map(|_| g.next()).collect();
+            let x: Vec<f64> = (0..k).map(|_| g.next()).collect();
+            let y0: Vec<f64> = (0..m).map(|_| g.next()).collect();
+            for accumulate in [false, true] {
+                let (mut strips, mut stream) = (y0.clone(), y0.clone());
+                // SAFETY: AVX2 + FMA detected; a holds m·k, x k, y m elements; rows 0..32,
+                // 32..64, 64..96 are within m.
+                unsafe {
+                    for i in [0, 32, 64] {
+                        let (ai, yi) = (a.as_ptr().add(i), strips.as_mut_ptr().add(i));
+                        f64_avx2::gemv_n_rows::<8>(m, k, 0.7, ai, x.as_ptr(), yi, accumulate);
+                    }
+                    let (ap, yp) = (a.as_ptr(), stream.as_mut_ptr());
+                    f64_avx2::gemv_n_stream(m, k, m, 0.7, ap, x.as_ptr(), yp, accumulate);
+                }
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&strips),
+                    bits(&stream),
+                    "k = {k}, accumulate {accumulate}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn wide_products_cross_the_column_blocks() {
         // n > NC = 3072 and k > KC: every blocking loop runs more than once.
         let mut g = Gen(7);

@@ -160,7 +160,7 @@ macro_rules! simd_kernels {
             /// As [`gemv_n`], with rows 0..V·LANES of `a` and `y` within m.
             #[target_feature(enable = $feature)]
             #[inline]
-            unsafe fn gemv_n_rows<const V: usize>(
+            pub(crate) unsafe fn gemv_n_rows<const V: usize>(
                 m: usize,
                 k: usize,
                 alpha: $elem,
@@ -192,6 +192,78 @@ macro_rules! simd_kernels {
                 }
             }
 
+            /// Rows per block of [`gemv_n_stream`] (its sums, 4 KiB of f64, stay in L1).
+            const STREAM_ROWS: usize = 512;
+
+            /// y[0..rows] ← α A x (+ y) for `rows` (a multiple of LANES, ≤ [`STREAM_ROWS`])
+            /// rows of A (m × k, leading dimension m), reading A column after column: the
+            /// sums live in an L1 buffer, updated by eight columns at a time. For a column
+            /// longer than [`gemv_n_rows`] can hold in registers, which would read A in strips
+            /// a column stride apart. The same FMA chain per row as `gemv_n_rows` (p in
+            /// order, from zero), so the same result bit for bit.
+            ///
+            /// # Safety
+            /// As [`gemv_n`], with rows 0..rows of `a` and `y` within m.
+            #[target_feature(enable = $feature)]
+            #[inline]
+            pub(crate) unsafe fn gemv_n_stream(
+                m: usize,
+                k: usize,
+                rows: usize,
+                alpha: $elem,
+                a: *const $elem,
+                x: *const $elem,
+                y: *mut $elem,
+                accumulate: bool,
+            ) {
+                // SAFETY: rows ≤ STREAM_ROWS and ≤ m, columns < k.
+                unsafe {
+                    let mut sums = [0.0 as $elem; STREAM_ROWS];
+                    let s = sums.as_mut_ptr();
+                    let mut p = 0;
+                    while p + 8 <= k {
+                        let c: [*const $elem; 8] = core::array::from_fn(|u| a.add((p + u) * m));
+                        let xs: [_; 8] = core::array::from_fn(|u| $splat(*x.add(p + u)));
+                        let mut o = 0;
+                        while o < rows {
+                            let mut r = $load(s.add(o));
+                            r = $fma($load(c[0].add(o)), xs[0], r);
+                            r = $fma($load(c[1].add(o)), xs[1], r);
+                            r = $fma($load(c[2].add(o)), xs[2], r);
+                            r = $fma($load(c[3].add(o)), xs[3], r);
+                            r = $fma($load(c[4].add(o)), xs[4], r);
+                            r = $fma($load(c[5].add(o)), xs[5], r);
+                            r = $fma($load(c[6].add(o)), xs[6], r);
+                            r = $fma($load(c[7].add(o)), xs[7], r);
+                            $store(s.add(o), r);
+                            o += LANES;
+                        }
+                        p += 8;
+                    }
+                    while p < k {
+                        let c0 = a.add(p * m);
+                        let x0 = $splat(*x.add(p));
+                        let mut o = 0;
+                        while o < rows {
+                            $store(s.add(o), $fma($load(c0.add(o)), x0, $load(s.add(o))));
+                            o += LANES;
+                        }
+                        p += 1;
+                    }
+                    let va = $splat(alpha);
+                    let mut o = 0;
+                    while o < rows {
+                        let yp = y.add(o);
+                        let mut r = $mul($load(s.add(o)), va);
+                        if accumulate {
+                            r = $add($load(yp), r);
+                        }
+                        $store(yp, r);
+                        o += LANES;
+                    }
+                }
+            }
+
             /// y (m) ← α A x (+ y) with A m × k column-major (leading dimension m), x (k).
             ///
             /// # Safety
@@ -209,6 +281,15 @@ macro_rules! simd_kernels {
                 // SAFETY: every block below lies within rows 0..m; columns < k.
                 unsafe {
                     let mut i = 0;
+                    if m > GEMV_BLOCK * LANES {
+                        // Columns longer than the registers hold: stream A column by column.
+                        let vector_rows = m - m % LANES;
+                        while i < vector_rows {
+                            let rows = STREAM_ROWS.min(vector_rows - i);
+                            gemv_n_stream(m, k, rows, alpha, a.add(i), x, y.add(i), accumulate);
+                            i += rows;
+                        }
+                    }
                     while i + GEMV_BLOCK * LANES <= m {
                         gemv_n_rows::<GEMV_BLOCK>(m, k, alpha, a.add(i), x, y.add(i), accumulate);
                         i += GEMV_BLOCK * LANES;
@@ -372,6 +453,27 @@ macro_rules! simd_kernels {
                 // SAFETY: every block below lies within rows 0..m; columns < n.
                 unsafe {
                     let mut i = 0;
+                    if m > GEMV_BLOCK * LANES {
+                        // Columns longer than the registers hold: x from L1, C column by column
+                        // in one sequential pass (the same FMA per element as `ger_rows`).
+                        let vector_rows = m - m % LANES;
+                        for j in 0..n {
+                            let s = $splat(alpha * *y.add(j));
+                            let col = c.add(j * m);
+                            let mut o = 0;
+                            while o < vector_rows {
+                                let cp = col.add(o);
+                                let r = if accumulate {
+                                    $fma($load(x.add(o)), s, $load(cp))
+                                } else {
+                                    $mul($load(x.add(o)), s)
+                                };
+                                $store(cp, r);
+                                o += LANES;
+                            }
+                        }
+                        i = vector_rows;
+                    }
                     while i + GEMV_BLOCK * LANES <= m {
                         ger_rows::<GEMV_BLOCK>(m, n, alpha, x.add(i), y, c.add(i), accumulate);
                         i += GEMV_BLOCK * LANES;
