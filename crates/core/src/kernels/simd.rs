@@ -11,8 +11,10 @@
 //! MR = 2 vectors, NR = 12 (AVX-512: 24 accumulators of the 32 registers) or 6 (AVX2: 12 of
 //! 16). The AVX-512 `micro` prefetches its C tile before the k-loop and Ā, B̄ a few k-steps
 //! ahead (2048² f64 GEMM against OpenBLAS's in one process: 0.86–0.93× without, 0.94–0.97×
-//! with); the AVX2 one does not (+1–2 % measured there, and its instruction counts are the CI
-//! baseline). Every function is `unsafe`: it needs its CPU features (checked by the caller through
+//! with); the AVX2 one does not (+1–2 % slower on that Intel host, 1–2 % faster on an AMD
+//! EPYC: not worth the extra instructions in the CI's counts, which are of the AVX2 path).
+//! `gemv_n` and `ger` keep up to GEMV_BLOCK vectors of a column in registers; longer columns
+//! (AVX2 on S2's 128 rows) are streamed column by column. Every function is `unsafe`: it needs its CPU features (checked by the caller through
 //! `is_x86_feature_detected!`) and valid pointers for the extents its doc states.
 
 #![allow(clippy::too_many_arguments)]
