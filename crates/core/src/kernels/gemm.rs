@@ -102,7 +102,7 @@ pub(crate) trait Micro {
 
 macro_rules! micro {
     ($name:ident, $module:ident, $e:ty, kc = $kc:expr, mc = $mc:expr, nc = $nc:expr
-     $(, pack_b = $pack:ident)?) => {
+     $(, pack_b = $packs:ident::$pack:ident)?) => {
         pub(crate) struct $name;
         impl Micro for $name {
             type E = $e;
@@ -137,9 +137,10 @@ macro_rules! micro {
             $(
             #[inline(always)]
             unsafe fn pack_b_col_major(kc: usize, b: *const $e, ldb: usize, dst: *mut $e) -> bool {
-                const { assert!(super::simd::pack_avx512::COLS == Self::NR) };
-                // SAFETY: forwarded contract (this micro-kernel's CPU has AVX-512F).
-                unsafe { super::simd::pack_avx512::$pack(kc, b, ldb, dst) };
+                const { assert!(super::simd::$packs::COLS == Self::NR) };
+                // SAFETY: forwarded contract (this micro-kernel's CPU has the packing's
+                // features: AVX-512F, or AVX2).
+                unsafe { super::simd::$packs::$pack(kc, b, ldb, dst) };
                 true
             }
             )?
@@ -154,7 +155,7 @@ micro!(
     kc = 256,
     mc = 384,
     nc = 3072,
-    pack_b = b_col_major_f64
+    pack_b = pack_avx512::b_col_major_f64
 );
 micro!(
     F32Avx512,
@@ -163,10 +164,26 @@ micro!(
     kc = 512,
     mc = 384,
     nc = 3072,
-    pack_b = b_col_major_f32
+    pack_b = pack_avx512::b_col_major_f32
 );
-micro!(F64Avx2, f64_avx2, f64, kc = 256, mc = 384, nc = 3072);
-micro!(F32Avx2, f32_avx2, f32, kc = 512, mc = 384, nc = 3072);
+micro!(
+    F64Avx2,
+    f64_avx2,
+    f64,
+    kc = 256,
+    mc = 384,
+    nc = 3072,
+    pack_b = pack_avx2::b_col_major_f64
+);
+micro!(
+    F32Avx2,
+    f32_avx2,
+    f32,
+    kc = 512,
+    mc = 384,
+    nc = 3072,
+    pack_b = pack_avx2::b_col_major_f32
+);
 
 /// A strided read-only matrix: element (i, j) at `ptr[i rs + j cs]`.
 #[derive(Clone, Copy)]

@@ -820,6 +820,44 @@ mod tests {
 
     #[test]
     #[cfg(target_arch = "x86_64")]
+    fn avx2_b_panel_packing_equals_the_element_copy() {
+        // dst[p·6 + j] = b[p + j·ldb]: k-step counts around the 4 (f64) and 8 (f32) of a
+        // transposed block, leading dimensions above kc.
+        use super::simd::pack_avx2::{COLS, b_col_major_f32, b_col_major_f64};
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2: the packing kernel is not used on this CPU");
+            return;
+        }
+        let mut g = Gen(13);
+        for kc in [0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 256, 301, 512] {
+            let ldb = kc + 3;
+            let b: Vec<f64> = (0..ldb * COLS).map(|_| g.next()).collect();
+            let expected: Vec<f64> = (0..kc * COLS)
+                .map(|i| b[i / COLS + (i % COLS) * ldb])
+                .collect();
+            let mut dst = vec![f64::NAN; kc * COLS + 1];
+            // SAFETY: AVX2 detected; b holds 6 columns of ldb ≥ kc; dst 6·kc (+1).
+            unsafe { b_col_major_f64(kc, b.as_ptr(), ldb, dst.as_mut_ptr()) };
+            assert_eq!(&dst[..kc * COLS], &expected[..], "f64, kc {kc}");
+            assert!(
+                dst[kc * COLS].is_nan(),
+                "f64, kc {kc}: wrote past the panel"
+            );
+            let b32: Vec<f32> = b.iter().map(|&v| v as f32).collect();
+            let expected32: Vec<f32> = expected.iter().map(|&v| v as f32).collect();
+            let mut dst32 = vec![f32::NAN; kc * COLS + 1];
+            // SAFETY: as above.
+            unsafe { b_col_major_f32(kc, b32.as_ptr(), ldb, dst32.as_mut_ptr()) };
+            assert_eq!(&dst32[..kc * COLS], &expected32[..], "f32, kc {kc}");
+            assert!(
+                dst32[kc * COLS].is_nan(),
+                "f32, kc {kc}: wrote past the panel"
+            );
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
     fn simd_b_panel_packing_equals_the_element_copy() {
         // dst[p·12 + j] = b[p + j·ldb]: k-step counts around the 8 (f64) and 16 (f32) of a
         // transposed block, leading dimensions above kc.

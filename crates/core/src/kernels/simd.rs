@@ -14,7 +14,8 @@
 //! with); the AVX2 one does not (+1–2 % slower on that Intel host, 1–2 % faster on an AMD
 //! EPYC: not worth the extra instructions in the CI's counts, which are of the AVX2 path).
 //! `gemv_n` and `ger` keep up to GEMV_BLOCK vectors of a column in registers; longer columns
-//! (AVX2 on S2's 128 rows) are streamed column by column. Every function is `unsafe`: it needs its CPU features (checked by the caller through
+//! (AVX2 on S2's 128 rows) are streamed column by column. `pack_avx512` and `pack_avx2`
+//! transpose B̄ panels from a column-major B in registers. Every function is `unsafe`: it needs its CPU features (checked by the caller through
 //! `is_x86_feature_detected!`) and valid pointers for the extents its doc states.
 
 #![allow(clippy::too_many_arguments)]
@@ -713,6 +714,130 @@ pub(crate) mod pack_avx512 {
                 }
                 for q in 0..L {
                     _mm512_mask_storeu_ps(dst.add((p + q) * COLS), 0x0FFF, x[q]);
+                }
+                p += L;
+            }
+            while p < kc {
+                for j in 0..COLS {
+                    *dst.add(p * COLS + j) = *b.add(p + j * ldb);
+                }
+                p += 1;
+            }
+        }
+    }
+}
+
+/// B̄ panels of the AVX2 micro-kernels (NR = 6) from a column-major B, transposed in
+/// registers: 4 (f64) or 8 (f32) k-steps of the six columns are loaded as vectors and
+/// interleaved with unpack / shuffle / lane permutes into rows of six.
+pub(crate) mod pack_avx2 {
+    #[allow(clippy::wildcard_imports)]
+    use core::arch::x86_64::*;
+
+    /// Columns of a panel (NR of both AVX2 micro-kernels).
+    pub(crate) const COLS: usize = 6;
+
+    /// dst[p·6 + j] = b[p + j·ldb] for p < kc, j < 6 (f64).
+    ///
+    /// # Safety
+    /// The CPU has AVX2; b holds columns 0..6 of kc elements at stride ldb; dst holds 6·kc
+    /// elements.
+    #[target_feature(enable = "avx2")]
+    pub(crate) unsafe fn b_col_major_f64(kc: usize, b: *const f64, ldb: usize, dst: *mut f64) {
+        const L: usize = 4;
+        // SAFETY: loads within rows p..p+L of the 6 columns, stores within rows p..p+L of dst.
+        unsafe {
+            let mut p = 0;
+            while p + L <= kc {
+                let c: [__m256d; COLS] =
+                    core::array::from_fn(|j| _mm256_loadu_pd(b.add(p + j * ldb)));
+                // Columns 0..4: a 4 × 4 transpose; columns 4, 5: pairs (c4[q], c5[q]).
+                let t0 = _mm256_unpacklo_pd(c[0], c[1]);
+                let t1 = _mm256_unpackhi_pd(c[0], c[1]);
+                let t2 = _mm256_unpacklo_pd(c[2], c[3]);
+                let t3 = _mm256_unpackhi_pd(c[2], c[3]);
+                let u0 = _mm256_unpacklo_pd(c[4], c[5]);
+                let u1 = _mm256_unpackhi_pd(c[4], c[5]);
+                let rows = [
+                    _mm256_permute2f128_pd::<0x20>(t0, t2),
+                    _mm256_permute2f128_pd::<0x20>(t1, t3),
+                    _mm256_permute2f128_pd::<0x31>(t0, t2),
+                    _mm256_permute2f128_pd::<0x31>(t1, t3),
+                ];
+                let pairs = [
+                    _mm256_castpd256_pd128(u0),
+                    _mm256_castpd256_pd128(u1),
+                    _mm256_extractf128_pd::<1>(u0),
+                    _mm256_extractf128_pd::<1>(u1),
+                ];
+                for q in 0..L {
+                    let row = dst.add((p + q) * COLS);
+                    _mm256_storeu_pd(row, rows[q]);
+                    _mm_storeu_pd(row.add(4), pairs[q]);
+                }
+                p += L;
+            }
+            while p < kc {
+                for j in 0..COLS {
+                    *dst.add(p * COLS + j) = *b.add(p + j * ldb);
+                }
+                p += 1;
+            }
+        }
+    }
+
+    /// dst[p·6 + j] = b[p + j·ldb] for p < kc, j < 6 (f32).
+    ///
+    /// # Safety
+    /// As [`b_col_major_f64`].
+    #[target_feature(enable = "avx2")]
+    pub(crate) unsafe fn b_col_major_f32(kc: usize, b: *const f32, ldb: usize, dst: *mut f32) {
+        const L: usize = 8;
+        // SAFETY: loads within rows p..p+L of the 6 columns, stores within rows p..p+L of dst.
+        unsafe {
+            let mut p = 0;
+            while p + L <= kc {
+                let c: [__m256; COLS] =
+                    core::array::from_fn(|j| _mm256_loadu_ps(b.add(p + j * ldb)));
+                // Within each 128-bit lane: t0 = (c0[0], c1[0], c0[1], c1[1]), …; s_r holds
+                // (c0[r], c1[r], c2[r], c3[r]) in its low lane and the same for r + 4 in its high
+                // lane; t4, t5 hold the pairs (c4[q], c5[q]).
+                let t0 = _mm256_unpacklo_ps(c[0], c[1]);
+                let t1 = _mm256_unpackhi_ps(c[0], c[1]);
+                let t2 = _mm256_unpacklo_ps(c[2], c[3]);
+                let t3 = _mm256_unpackhi_ps(c[2], c[3]);
+                let t4 = _mm256_unpacklo_ps(c[4], c[5]);
+                let t5 = _mm256_unpackhi_ps(c[4], c[5]);
+                let quads = [
+                    _mm256_shuffle_ps::<0x44>(t0, t2),
+                    _mm256_shuffle_ps::<0xEE>(t0, t2),
+                    _mm256_shuffle_ps::<0x44>(t1, t3),
+                    _mm256_shuffle_ps::<0xEE>(t1, t3),
+                ];
+                let pairs = [t4, t5];
+                for q in 0..L {
+                    let row = dst.add((p + q) * COLS);
+                    let (r, hi) = (q % 4, q >= 4);
+                    let quad = if hi {
+                        _mm256_extractf128_ps::<1>(quads[r])
+                    } else {
+                        _mm256_castps256_ps128(quads[r])
+                    };
+                    _mm_storeu_ps(row, quad);
+                    // (c4[q], c5[q]) is 64-bit element q % 2 of lane q / 4 of t4 (q % 4 < 2)
+                    // or t5.
+                    let pv = pairs[r / 2];
+                    let lane = if hi {
+                        _mm256_extractf128_ps::<1>(pv)
+                    } else {
+                        _mm256_castps256_ps128(pv)
+                    };
+                    let pair = if r % 2 == 1 {
+                        _mm_movehl_ps(lane, lane)
+                    } else {
+                        lane
+                    };
+                    _mm_storel_epi64(row.add(4).cast(), _mm_castps_si128(pair));
                 }
                 p += L;
             }
