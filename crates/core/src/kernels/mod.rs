@@ -818,39 +818,47 @@ mod tests {
         }
     }
 
-    #[test]
+    /// A transposing B̄ pack, f64 and f32.
     #[cfg(target_arch = "x86_64")]
-    fn avx2_b_panel_packing_equals_the_element_copy() {
-        // dst[p·6 + j] = b[p + j·ldb]: k-step counts around the 4 (f64) and 8 (f32) of a
-        // transposed block, leading dimensions above kc.
-        use super::simd::pack_avx2::{COLS, b_col_major_f32, b_col_major_f64};
-        if !std::arch::is_x86_feature_detected!("avx2") {
-            eprintln!("no AVX2: the packing kernel is not used on this CPU");
-            return;
-        }
-        let mut g = Gen(13);
-        for kc in [0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 256, 301, 512] {
-            let ldb = kc + 3;
-            let b: Vec<f64> = (0..ldb * COLS).map(|_| g.next()).collect();
-            let expected: Vec<f64> = (0..kc * COLS)
-                .map(|i| b[i / COLS + (i % COLS) * ldb])
+    type PackB<E> = unsafe fn(usize, *const E, usize, *mut E);
+
+    /// Checks a transposing B̄ pack of `cols` columns against the element copy
+    /// dst[p·cols + j] = b[p + j·ldb], for each kc (leading dimensions above kc), and that it
+    /// writes nothing past the panel.
+    ///
+    /// # Safety
+    /// The CPU has the packs' features.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn check_b_panel_packing(
+        cols: usize,
+        f64_pack: PackB<f64>,
+        f32_pack: PackB<f32>,
+        kcs: &[usize],
+        g: &mut Gen,
+    ) {
+        for &kc in kcs {
+            let ldb = kc + 5;
+            let b: Vec<f64> = (0..ldb * cols).map(|_| g.next()).collect();
+            let expected: Vec<f64> = (0..kc * cols)
+                .map(|i| b[i / cols + (i % cols) * ldb])
                 .collect();
-            let mut dst = vec![f64::NAN; kc * COLS + 1];
-            // SAFETY: AVX2 detected; b holds 6 columns of ldb ≥ kc; dst 6·kc (+1).
-            unsafe { b_col_major_f64(kc, b.as_ptr(), ldb, dst.as_mut_ptr()) };
-            assert_eq!(&dst[..kc * COLS], &expected[..], "f64, kc {kc}");
+            let mut dst = vec![f64::NAN; kc * cols + 1];
+            // SAFETY: the caller's features; b holds `cols` columns of ldb ≥ kc; dst cols·kc
+            // (+1).
+            unsafe { f64_pack(kc, b.as_ptr(), ldb, dst.as_mut_ptr()) };
+            assert_eq!(&dst[..kc * cols], &expected[..], "f64, kc {kc}");
             assert!(
-                dst[kc * COLS].is_nan(),
+                dst[kc * cols].is_nan(),
                 "f64, kc {kc}: wrote past the panel"
             );
             let b32: Vec<f32> = b.iter().map(|&v| v as f32).collect();
             let expected32: Vec<f32> = expected.iter().map(|&v| v as f32).collect();
-            let mut dst32 = vec![f32::NAN; kc * COLS + 1];
+            let mut dst32 = vec![f32::NAN; kc * cols + 1];
             // SAFETY: as above.
-            unsafe { b_col_major_f32(kc, b32.as_ptr(), ldb, dst32.as_mut_ptr()) };
-            assert_eq!(&dst32[..kc * COLS], &expected32[..], "f32, kc {kc}");
+            unsafe { f32_pack(kc, b32.as_ptr(), ldb, dst32.as_mut_ptr()) };
+            assert_eq!(&dst32[..kc * cols], &expected32[..], "f32, kc {kc}");
             assert!(
-                dst32[kc * COLS].is_nan(),
+                dst32[kc * cols].is_nan(),
                 "f32, kc {kc}: wrote past the panel"
             );
         }
@@ -858,40 +866,34 @@ mod tests {
 
     #[test]
     #[cfg(target_arch = "x86_64")]
+    fn avx2_b_panel_packing_equals_the_element_copy() {
+        // Six columns; k-step counts around the 4 (f64) and 8 (f32) of a transposed block.
+        use super::simd::pack_avx2::{COLS, b_col_major_f32, b_col_major_f64};
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2: the packing kernel is not used on this CPU");
+            return;
+        }
+        let kcs = [0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 256, 301, 512];
+        // SAFETY: AVX2 detected.
+        unsafe {
+            check_b_panel_packing(COLS, b_col_major_f64, b_col_major_f32, &kcs, &mut Gen(13))
+        };
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
     fn simd_b_panel_packing_equals_the_element_copy() {
-        // dst[p·12 + j] = b[p + j·ldb]: k-step counts around the 8 (f64) and 16 (f32) of a
-        // transposed block, leading dimensions above kc.
+        // Twelve columns; k-step counts around the 8 (f64) and 16 (f32) of a transposed block.
         use super::simd::pack_avx512::{COLS, b_col_major_f32, b_col_major_f64};
         if !std::arch::is_x86_feature_detected!("avx512f") {
             eprintln!("no AVX-512F: the packing kernel is not used on this CPU");
             return;
         }
-        let mut g = Gen(12);
-        for kc in [0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 256, 301] {
-            let ldb = kc + 5;
-            let b: Vec<f64> = (0..ldb * COLS).map(|_| g.next()).collect();
-            let expected: Vec<f64> = (0..kc * COLS)
-                .map(|i| b[i / COLS + (i % COLS) * ldb])
-                .collect();
-            let mut dst = vec![f64::NAN; kc * COLS + 1];
-            // SAFETY: AVX-512F detected; b holds 12 columns of ldb ≥ kc; dst 12·kc (+1).
-            unsafe { b_col_major_f64(kc, b.as_ptr(), ldb, dst.as_mut_ptr()) };
-            assert_eq!(&dst[..kc * COLS], &expected[..], "f64, kc {kc}");
-            assert!(
-                dst[kc * COLS].is_nan(),
-                "f64, kc {kc}: wrote past the panel"
-            );
-            let b32: Vec<f32> = b.iter().map(|&v| v as f32).collect();
-            let expected32: Vec<f32> = expected.iter().map(|&v| v as f32).collect();
-            let mut dst32 = vec![f32::NAN; kc * COLS + 1];
-            // SAFETY: as above.
-            unsafe { b_col_major_f32(kc, b32.as_ptr(), ldb, dst32.as_mut_ptr()) };
-            assert_eq!(&dst32[..kc * COLS], &expected32[..], "f32, kc {kc}");
-            assert!(
-                dst32[kc * COLS].is_nan(),
-                "f32, kc {kc}: wrote past the panel"
-            );
-        }
+        let kcs = [0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 256, 301];
+        // SAFETY: AVX-512F detected.
+        unsafe {
+            check_b_panel_packing(COLS, b_col_major_f64, b_col_major_f32, &kcs, &mut Gen(12))
+        };
     }
 
     #[test]

@@ -15,8 +15,9 @@
 //! EPYC: not worth the extra instructions in the CI's counts, which are of the AVX2 path).
 //! `gemv_n` and `ger` keep up to GEMV_BLOCK vectors of a column in registers; longer columns
 //! (AVX2 on S2's 128 rows) are streamed column by column. `pack_avx512` and `pack_avx2`
-//! transpose B̄ panels from a column-major B in registers. Every function is `unsafe`: it needs its CPU features (checked by the caller through
-//! `is_x86_feature_detected!`) and valid pointers for the extents its doc states.
+//! transpose B̄ panels from a column-major B in registers. Every function is `unsafe`: it
+//! needs its CPU features (checked by the caller through `is_x86_feature_detected!`) and valid
+//! pointers for the extents its doc states.
 
 #![allow(clippy::too_many_arguments)]
 
@@ -582,6 +583,27 @@ simd_kernels!(
     mul = _mm256_mul_ps
 );
 
+/// dst[p·COLS + j] = b[p + j·ldb] for p0 ≤ p < kc, j < COLS: the k-steps a transposing
+/// pack leaves after its last whole block, element by element.
+///
+/// # Safety
+/// b holds columns 0..COLS of kc elements at stride ldb; dst holds COLS·kc elements.
+#[inline(always)]
+unsafe fn copy_panel_rows<E: Copy, const COLS: usize>(
+    p0: usize,
+    kc: usize,
+    b: *const E,
+    ldb: usize,
+    dst: *mut E,
+) {
+    for p in p0..kc {
+        for j in 0..COLS {
+            // SAFETY: p < kc, j < COLS, as the caller's extents.
+            unsafe { *dst.add(p * COLS + j) = *b.add(p + j * ldb) };
+        }
+    }
+}
+
 /// The index vector of one stage of an in-register transpose (`_mm512_permutex2var_*` with
 /// sources a, b; element e of b is index e + L): for the pair (x_i, x_{i+d}),
 /// `lo` = [a[0..d], b[0..d], a[2d..3d], b[2d..3d], …] and `hi` the same shifted by d.
@@ -676,12 +698,7 @@ pub(crate) mod pack_avx512 {
                 }
                 p += L;
             }
-            while p < kc {
-                for j in 0..COLS {
-                    *dst.add(p * COLS + j) = *b.add(p + j * ldb);
-                }
-                p += 1;
-            }
+            super::copy_panel_rows::<_, COLS>(p, kc, b, ldb, dst);
         }
     }
 
@@ -717,12 +734,7 @@ pub(crate) mod pack_avx512 {
                 }
                 p += L;
             }
-            while p < kc {
-                for j in 0..COLS {
-                    *dst.add(p * COLS + j) = *b.add(p + j * ldb);
-                }
-                p += 1;
-            }
+            super::copy_panel_rows::<_, COLS>(p, kc, b, ldb, dst);
         }
     }
 }
@@ -777,12 +789,7 @@ pub(crate) mod pack_avx2 {
                 }
                 p += L;
             }
-            while p < kc {
-                for j in 0..COLS {
-                    *dst.add(p * COLS + j) = *b.add(p + j * ldb);
-                }
-                p += 1;
-            }
+            super::copy_panel_rows::<_, COLS>(p, kc, b, ldb, dst);
         }
     }
 
@@ -799,9 +806,9 @@ pub(crate) mod pack_avx2 {
             while p + L <= kc {
                 let c: [__m256; COLS] =
                     core::array::from_fn(|j| _mm256_loadu_ps(b.add(p + j * ldb)));
-                // Within each 128-bit lane: t0 = (c0[0], c1[0], c0[1], c1[1]), …; s_r holds
-                // (c0[r], c1[r], c2[r], c3[r]) in its low lane and the same for r + 4 in its high
-                // lane; t4, t5 hold the pairs (c4[q], c5[q]).
+                // Within each 128-bit lane: t0 = (c0[0], c1[0], c0[1], c1[1]), …; quads[r]
+                // holds (c0[r], c1[r], c2[r], c3[r]) in its low lane and the same for r + 4 in
+                // its high lane; t4, t5 hold the pairs (c4[q], c5[q]).
                 let t0 = _mm256_unpacklo_ps(c[0], c[1]);
                 let t1 = _mm256_unpackhi_ps(c[0], c[1]);
                 let t2 = _mm256_unpacklo_ps(c[2], c[3]);
@@ -841,12 +848,7 @@ pub(crate) mod pack_avx2 {
                 }
                 p += L;
             }
-            while p < kc {
-                for j in 0..COLS {
-                    *dst.add(p * COLS + j) = *b.add(p + j * ldb);
-                }
-                p += 1;
-            }
+            super::copy_panel_rows::<_, COLS>(p, kc, b, ldb, dst);
         }
     }
 }
