@@ -2,12 +2,13 @@
 //!
 //! The same rule as for networks (see the crate docs), with the rounding of f supplied by the
 //! caller ([`Objective::value_rounding`]) instead of derived from a network's structure. Each
-//! f evaluation is a full one: O(P) of them in full mode, 4 per direction in projected mode.
+//! f evaluation is a full one: O(P) of them in full mode, 4 (or 6, refined) per direction in
+//! projected mode.
 
 use crate::config::{CheckConfig, Mode, Oracle};
 use crate::error::{Error, Result};
 use crate::report::{DirectionCheck, ElementCheck, LayerReport, Report, Status};
-use crate::verdict::{Crossing, Eval, gamma, judge, richardson};
+use crate::verdict::{Crossing, Estimate, Eval, Sample, finite_difference, gamma};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -258,35 +259,28 @@ impl<O: Objective + ?Sized> FnCheck<'_, O> {
         )
     }
 
-    fn estimate(&mut self, v: &[(usize, f64)], h: f64) -> crate::verdict::Estimate {
-        let mut e = [Eval::default(); 4];
-        let mut steps = [0.0; 4];
-        for (slot, t) in [h, -h, h / 2.0, -h / 2.0].into_iter().enumerate() {
-            let (ev, taken) = self.diff(v, t);
-            e[slot] = ev;
-            steps[slot] = taken;
-        }
-        // Central differences over the steps actually taken (θ ± h may round).
-        let d1 = (e[0].de - e[1].de) / (steps[0] - steps[1]);
-        let d2 = (e[2].de - e[3].de) / (steps[2] - steps[3]);
-        let mut est = richardson(h, e);
-        est.numeric = d2 + (d2 - d1) / 3.0;
-        est.trunc = (d2 - d1).abs() / 3.0;
-        est
+    /// The verdict along v from step h (θ has no kinks to avoid here).
+    fn verdict(
+        &mut self,
+        v: &[(usize, f64)],
+        h: f64,
+        analytic: f64,
+        rounding_a: f64,
+    ) -> (Estimate, Status, f64) {
+        finite_difference(analytic, rounding_a, h, 0, |t| {
+            let (eval, taken) = self.diff(v, t);
+            Sample {
+                eval,
+                taken,
+                crossing: Crossing::None,
+            }
+        })
     }
 
     fn element(&mut self, q: usize, analytic: f64) -> ElementCheck {
         let h = self.step_scale * self.theta[q].abs().max(1.0);
-        let est = self.estimate(&[(q, 1.0)], h);
         let rounding_a = self.obj.gradient_rounding(&self.theta, q, analytic);
-        let (status, allowed) = judge(
-            analytic,
-            est.numeric,
-            est.trunc,
-            est.rounding,
-            rounding_a,
-            Crossing::None,
-        );
+        let (est, status, allowed) = self.verdict(&[(q, 1.0)], h, analytic, rounding_a);
         ElementCheck {
             layer: 0,
             row: q,
@@ -310,15 +304,7 @@ impl<O: Objective + ?Sized> FnCheck<'_, O> {
         let scale = self.theta.iter().fold(1.0f64, |m, t| m.max(t.abs()));
         let h = self.step_scale * scale;
         let pairs: Vec<(usize, f64)> = v.iter().copied().enumerate().collect();
-        let est = self.estimate(&pairs, h);
-        let (status, allowed) = judge(
-            analytic,
-            est.numeric,
-            est.trunc,
-            est.rounding,
-            rounding_a,
-            Crossing::None,
-        );
+        let (est, status, allowed) = self.verdict(&pairs, h, analytic, rounding_a);
         DirectionCheck {
             index,
             analytic,

@@ -7,7 +7,7 @@ use crate::dual::{self, DualActivation, DualScratch};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::report::{DirectionCheck, ElementCheck, LayerReport, Report, Status};
-use crate::verdict::{Crossing, Eval, gamma, judge, richardson};
+use crate::verdict::{Sample, finite_difference, gamma, judge};
 use backprop::{Activation, ActivationFn, DenominatorGradient, Network, Scalar};
 use nalgebra::{DMatrix, DMatrixView};
 use rand::{RngCore, SeedableRng};
@@ -269,43 +269,27 @@ impl<F: Scalar> Checker<'_, '_, F> {
         let w = self.eng.w[i][(j, k)].as_f64();
         let a = &self.eng.a[i];
         let amax = (0..self.eng.b).fold(0.0f64, |m, s| m.max(a[(k, s)].as_f64().abs()));
-        let mut h = self.step_scale * w.abs().max(1.0) / amax.max(1.0);
-        let mut attempt = 0;
-        loop {
-            // A step representable in F, whose half is exact too.
-            h = F::of_f64(h).as_f64();
-            let mut crossing = Crossing::None;
-            let mut evals = [Eval::default(); 4];
-            for (e, t) in evals.iter_mut().zip([h, -h, h / 2.0, -h / 2.0]) {
-                let (ev, c) = self.eng.element(i, j, k, F::of_f64(t));
-                *e = ev;
-                crossing = crossing.max(c);
-            }
-            if crossing == Crossing::Crossed && attempt < MAX_SHRINKS {
-                attempt += 1;
-                h /= 8.0;
-                continue;
-            }
-            let est = richardson(h, evals);
-            let (status, allowed) = judge(
-                analytic,
-                est.numeric,
-                est.trunc,
-                est.rounding,
-                rounding_a,
+        // A step representable in F; its halves, quarters and eighths are exact too.
+        let h = F::of_f64(self.step_scale * w.abs().max(1.0) / amax.max(1.0)).as_f64();
+        let eng = &mut *self.eng;
+        let (est, status, allowed) = finite_difference(analytic, rounding_a, h, MAX_SHRINKS, |t| {
+            let (eval, crossing) = eng.element(i, j, k, F::of_f64(t));
+            Sample {
+                eval,
+                taken: t,
                 crossing,
-            );
-            return ElementCheck {
-                layer: i,
-                row: j,
-                col: k,
-                analytic,
-                numeric: est.numeric,
-                difference: (analytic - est.numeric).abs(),
-                allowed,
-                step: est.step,
-                status,
-            };
+            }
+        });
+        ElementCheck {
+            layer: i,
+            row: j,
+            col: k,
+            analytic,
+            numeric: est.numeric,
+            difference: (analytic - est.numeric).abs(),
+            allowed,
+            step: est.step,
+            status,
         }
     }
 
@@ -338,40 +322,23 @@ impl<F: Scalar> Checker<'_, '_, F> {
             }
         }
         let vamax = va.iter().fold(0.0f64, |m, x| m.max(x.as_f64().abs()));
-        let mut h = self.step_scale / vamax.max(1.0);
-        let mut attempt = 0;
-        loop {
-            h = F::of_f64(h).as_f64();
-            let mut crossing = Crossing::None;
-            let mut evals = [Eval::default(); 4];
-            for (e, t) in evals.iter_mut().zip([h, -h, h / 2.0, -h / 2.0]) {
-                let (ev, c) = eng.direction(i, &va, &err_va, F::of_f64(t));
-                *e = ev;
-                crossing = crossing.max(c);
-            }
-            if crossing == Crossing::Crossed && attempt < MAX_SHRINKS {
-                attempt += 1;
-                h /= 8.0;
-                continue;
-            }
-            let est = richardson(h, evals);
-            let (status, allowed) = judge(
-                analytic,
-                est.numeric,
-                est.trunc,
-                est.rounding,
-                rounding_a,
+        let h = F::of_f64(self.step_scale / vamax.max(1.0)).as_f64();
+        let (est, status, allowed) = finite_difference(analytic, rounding_a, h, MAX_SHRINKS, |t| {
+            let (eval, crossing) = eng.direction(i, &va, &err_va, F::of_f64(t));
+            Sample {
+                eval,
+                taken: t,
                 crossing,
-            );
-            return DirectionCheck {
-                index,
-                analytic,
-                numeric: est.numeric,
-                difference: (analytic - est.numeric).abs(),
-                allowed,
-                step: est.step,
-                status,
-            };
+            }
+        });
+        DirectionCheck {
+            index,
+            analytic,
+            numeric: est.numeric,
+            difference: (analytic - est.numeric).abs(),
+            allowed,
+            step: est.step,
+            status,
         }
     }
 }

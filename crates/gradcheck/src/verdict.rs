@@ -1,4 +1,4 @@
-//! The verdict rule: Richardson extrapolation of two central differences, an error estimate per
+//! The verdict rule: Richardson extrapolation of central differences, an error estimate per
 //! element, and an allowed error built from that estimate and the rounding bounds.
 //!
 //! With D(h) = (E(w + h) − E(w − h)) / 2h = g + c₃h² + c₅h⁴ + …:
@@ -10,6 +10,21 @@
 //! allowed    = 2 trunc + 2 rounding_n + rounding_a
 //! floor      = 2 rounding_n + rounding_a
 //! ```
+//!
+//! When that verdict passes but its truncation estimate is the larger part of what it allows,
+//! the estimate is one level of Romberg's table too coarse: the h² error of D(h/2) can exceed
+//! g's own scale when E curves strongly along the weight (a small gradient beside a large third
+//! derivative), and then a wrong element would pass. D(h/4) is evaluated too, and
+//!
+//! ```text
+//! R' = D(h/4) + (D(h/4) − D(h/2)) / 3                   (= g + c₅h⁴/64 + …)
+//! numeric  R'' = R' + (R' − R) / 15                     (the h⁴ term cancels too)
+//! trunc        = |R' − R| / 15                          (the h⁴ error of R'; bounds R''’s)
+//! rounding_n   = (64 ρ(h/4) + 20 ρ(h/2) + ρ(h)) / 45
+//! ```
+//!
+//! Both estimates bound their own error; the refined verdict stands when it allows less (where
+//! rounding dominates, R'' weighs the rounding of D(h/4) by 64/45 and can allow more than R).
 //!
 //! e(±h) bounds the rounding error of one loss difference E(w ± h) − E(w), propagated with the
 //! evaluation; rounding_a bounds the rounding error of the analytic value (and of the point the
@@ -38,7 +53,7 @@ pub(crate) enum Crossing {
     AtKink,
 }
 
-/// The extrapolated derivative from ΔE(+h), ΔE(−h), ΔE(+h/2), ΔE(−h/2).
+/// The extrapolated derivative and its error terms.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Estimate {
     pub numeric: f64,
@@ -47,16 +62,111 @@ pub(crate) struct Estimate {
     pub step: f64,
 }
 
-pub(crate) fn richardson(h: f64, e: [Eval; 4]) -> Estimate {
-    let d1 = (e[0].de - e[1].de) / (2.0 * h);
-    let d2 = (e[2].de - e[3].de) / h;
-    let rho1 = (e[0].err + e[1].err) / (2.0 * h);
-    let rho2 = (e[2].err + e[3].err) / h;
-    Estimate {
-        numeric: d2 + (d2 - d1) / 3.0,
-        trunc: (d2 - d1).abs() / 3.0,
-        rounding: (4.0 * rho2 + rho1) / 3.0,
-        step: h,
+/// ΔE at one step t: the loss difference with its rounding bound, the step actually taken
+/// (θ + t may round), and where the step went relative to the kinks of σ.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sample {
+    pub eval: Eval,
+    pub taken: f64,
+    pub crossing: Crossing,
+}
+
+/// The central difference D and its rounding bound ρ from the samples at +s and −s.
+fn central(plus: &Sample, minus: &Sample) -> (f64, f64) {
+    let width = plus.taken - minus.taken;
+    (
+        (plus.eval.de - minus.eval.de) / width,
+        (plus.eval.err + minus.eval.err) / width,
+    )
+}
+
+/// The extrapolated derivative from (D, ρ) at steps h, h/2 (Richardson) or h, h/2, h/4
+/// (Romberg): see the module docs.
+pub(crate) fn extrapolate(h: f64, levels: &[(f64, f64)]) -> Estimate {
+    let richardson = |(d0, r0): (f64, f64), (d1, r1): (f64, f64)| {
+        (
+            d1 + (d1 - d0) / 3.0,
+            (d1 - d0).abs() / 3.0,
+            (4.0 * r1 + r0) / 3.0,
+        )
+    };
+    match *levels {
+        [l0, l1] => {
+            let (numeric, trunc, rounding) = richardson(l0, l1);
+            Estimate {
+                numeric,
+                trunc,
+                rounding,
+                step: h,
+            }
+        }
+        [l0, l1, l2] => {
+            let (r, _, _) = richardson(l0, l1);
+            let (r1, _, _) = richardson(l1, l2);
+            Estimate {
+                numeric: r1 + (r1 - r) / 15.0,
+                trunc: (r1 - r).abs() / 15.0,
+                rounding: (64.0 * l2.1 + 20.0 * l1.1 + l0.1) / 45.0,
+                step: h,
+            }
+        }
+        _ => unreachable!("two or three levels"),
+    }
+}
+
+/// A finite-difference verdict on one value with analytic value `analytic` and analytic
+/// rounding bound `rounding_a`, from `at(t)` = ΔE at step t, starting at step `h`.
+///
+/// A step that crosses a kink is divided by 8, up to `max_shrinks` times. A verdict that passes
+/// with its truncation estimate above its floor is refined with ±h/4 (module docs), unless those
+/// steps cross a kink; the refined verdict stands when it allows less.
+pub(crate) fn finite_difference(
+    analytic: f64,
+    rounding_a: f64,
+    mut h: f64,
+    max_shrinks: usize,
+    mut at: impl FnMut(f64) -> Sample,
+) -> (Estimate, Status, f64) {
+    let mut attempt = 0;
+    loop {
+        let s = [h, -h, h / 2.0, -h / 2.0].map(&mut at);
+        let crossing = s.iter().map(|s| s.crossing).max().unwrap_or(Crossing::None);
+        if crossing == Crossing::Crossed && attempt < max_shrinks {
+            attempt += 1;
+            h /= 8.0;
+            continue;
+        }
+        let (l0, l1) = (central(&s[0], &s[1]), central(&s[2], &s[3]));
+        let est = extrapolate(h, &[l0, l1]);
+        let (status, allowed) = judge(
+            analytic,
+            est.numeric,
+            est.trunc,
+            est.rounding,
+            rounding_a,
+            crossing,
+        );
+        if status != Status::Passed || 2.0 * est.trunc <= 2.0 * est.rounding + rounding_a {
+            return (est, status, allowed);
+        }
+        let q = [h / 4.0, -h / 4.0].map(&mut at);
+        if q.iter().any(|q| q.crossing != Crossing::None) {
+            return (est, status, allowed);
+        }
+        let fine = extrapolate(h, &[l0, l1, central(&q[0], &q[1])]);
+        let (fine_status, fine_allowed) = judge(
+            analytic,
+            fine.numeric,
+            fine.trunc,
+            fine.rounding,
+            rounding_a,
+            crossing,
+        );
+        return if fine_allowed < allowed {
+            (fine, fine_status, fine_allowed)
+        } else {
+            (est, status, allowed)
+        };
     }
 }
 
@@ -99,18 +209,92 @@ pub(crate) fn gamma(k: usize, u: f64) -> f64 {
 mod tests {
     use super::*;
 
+    fn sample(de: impl Fn(f64) -> f64) -> impl FnMut(f64) -> Sample {
+        move |t| Sample {
+            eval: Eval {
+                de: de(t),
+                err: 0.0,
+            },
+            taken: t,
+            crossing: Crossing::None,
+        }
+    }
+
+    fn levels(h: f64, steps: &[f64], de: impl Fn(f64) -> f64) -> Vec<(f64, f64)> {
+        steps
+            .iter()
+            .map(|s| ((de(h * s) - de(-h * s)) / (2.0 * h * s), 0.0))
+            .collect()
+    }
+
     #[test]
     fn richardson_is_exact_for_a_quartic_term_free_function() {
         // E(w + t) − E(w) = g t + c t³: D(h) = g + c h², R = g exactly.
         let (g, c, h) = (1.5, -2.0, 0.25);
-        let de = |t: f64| Eval {
-            de: g * t + c * t * t * t,
-            err: 0.0,
-        };
-        let est = richardson(h, [de(h), de(-h), de(h / 2.0), de(-h / 2.0)]);
+        let de = |t: f64| g * t + c * t * t * t;
+        let est = extrapolate(h, &levels(h, &[1.0, 0.5], de));
         assert!((est.numeric - g).abs() < 1e-15);
         // D(h/2) − D(h) = c (h²/4 − h²) → trunc = |c| h² / 4
         assert!((est.trunc - 2.0 * h * h / 4.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn romberg_is_exact_for_a_sextic_term_free_function() {
+        // E(w + t) − E(w) = g t + c t³ + d t⁵: R = g − d h⁴/4, R' = g − d h⁴/64, R'' = g.
+        let (g, c, d, h) = (1.5, -2.0, 3.0, 0.25);
+        let de = |t: f64| g * t + c * t.powi(3) + d * t.powi(5);
+        let coarse = extrapolate(h, &levels(h, &[1.0, 0.5], de));
+        assert!((coarse.numeric - (g - d * h.powi(4) / 4.0)).abs() < 1e-14);
+        let fine = extrapolate(h, &levels(h, &[1.0, 0.5, 0.25], de));
+        assert!((fine.numeric - g).abs() < 1e-14);
+        // trunc = |R' − R| / 15 = |d| h⁴ (1/4 − 1/64) / 15 = |d| h⁴ / 64
+        assert!((fine.trunc - d * h.powi(4) / 64.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn a_curved_function_is_refined_and_a_small_error_then_caught() {
+        // g = 1e-3 beside a third derivative of 6: two levels allow 2 |c| h²/4 = 5e-5, three
+        // allow 2 |d| h⁴/64 = 1.6e-10, below the planted 1e-8.
+        let (g, c, h) = (1e-3, 1.0, 1e-2);
+        let de = |t: f64| g * t + c * t.powi(3) + 0.5 * t.powi(5);
+        let wrong = g * (1.0 + 1e-5);
+        // Two levels alone would let the 1e-5 relative error pass:
+        let coarse = extrapolate(h, &levels(h, &[1.0, 0.5], de));
+        assert_eq!(
+            judge(
+                wrong,
+                coarse.numeric,
+                coarse.trunc,
+                0.0,
+                0.0,
+                Crossing::None
+            )
+            .0,
+            Status::Passed
+        );
+        let mut calls = 0;
+        let mut at = sample(de);
+        let (est, status, _) = finite_difference(wrong, 0.0, h, 0, |t| {
+            calls += 1;
+            at(t)
+        });
+        assert_eq!(calls, 6, "refined with ±h/4");
+        assert_eq!(status, Status::Failed, "{est:?}");
+        let (_, status, allowed) = finite_difference(g, 0.0, h, 0, sample(de));
+        assert_eq!(status, Status::Passed);
+        assert!(allowed < 1e-6 * g, "allowed {allowed:e}");
+    }
+
+    #[test]
+    fn a_verdict_bound_by_rounding_is_not_refined() {
+        let de = |t: f64| 2.0 * t + t.powi(3);
+        let mut calls = 0;
+        let mut at = sample(de);
+        let (_, status, _) = finite_difference(2.0, 1e-3, 1e-3, 0, |t| {
+            calls += 1;
+            at(t)
+        });
+        assert_eq!((status, calls), (Status::Passed, 4));
     }
 
     #[test]

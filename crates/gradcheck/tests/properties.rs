@@ -6,7 +6,7 @@
 
 mod common;
 
-use backprop::{Activation, ActivationFn, Network, Scalar};
+use backprop::{Activation, ActivationFn, Denominator, Gradient, Network, Scalar};
 use backprop_gradcheck::{CheckConfig, Report, check_backprop};
 use common::{Cubic, matrix};
 use nalgebra::DMatrix;
@@ -113,8 +113,16 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: cases() / 4, max_global_rejects: cases(), ..ProptestConfig::default() })]
 
     /// The check is sharp, not just lenient: one element of ∂E/∂W_i off by a relative 1e-5 (f64)
-    /// or 1e-2 (f32) is caught and named, when the element is not small beside its layer's
-    /// largest (smooth activations, so no kinks intervene).
+    /// or 1e-2 (f32) is caught and named, and no other element fails, when the element is not
+    /// small beside its layer's largest (smooth activations, so no kinks intervene).
+    ///
+    /// In f64 this holds for every such element: the test asserts that the allowed error stays
+    /// below the planted one. In f32 it holds for every element whose analytic value rounding
+    /// cannot move by 1e-2: an element that is the small remainder of large terms (sums over
+    /// the batch and through the layers that cancel) may be off by a percent from rounding alone,
+    /// and no checker can tell such an error from a bug. One case, found by this test in CI
+    /// (`an_ill_conditioned_f32_element_cannot_be_judged_at_one_percent`), had terms of
+    /// magnitude ~7 leave 1.1e-3: its f32 rounding bound is 2.0 % of the value.
     #[test]
     fn one_slightly_wrong_element_is_caught_and_named(
         (sizes, batch, act, seed, scale) in shape(),
@@ -131,15 +139,15 @@ proptest! {
     }
 }
 
-fn sharp<T: Scalar>(
+/// The network, data and correct gradient of one planted-error case (weights scaled by at
+/// most 1, so smooth activations stay away from overflow).
+fn planted_case<T: Scalar>(
     sizes: &[usize],
     batch: usize,
     act: usize,
     seed: u64,
     scale: f64,
-    pick: prop::sample::Index,
-    relative: f64,
-) -> Result<(), TestCaseError> {
+) -> (Network<T>, DMatrix<T>, DMatrix<T>, Gradient<T, Denominator>) {
     let weights: Vec<DMatrix<T>> = sizes
         .windows(2)
         .enumerate()
@@ -154,7 +162,20 @@ fn sharp<T: Scalar>(
     let mut ws = backprop::Workspace::new(&net, batch).expect("small");
     ws.gradient(&net, x.as_view(), y.as_view())
         .expect("valid input");
-    let mut g = ws.gradient_ref().clone();
+    let g = ws.gradient_ref().clone();
+    (net, x, y, g)
+}
+
+fn sharp<T: Scalar>(
+    sizes: &[usize],
+    batch: usize,
+    act: usize,
+    seed: u64,
+    scale: f64,
+    pick: prop::sample::Index,
+    relative: f64,
+) -> Result<(), TestCaseError> {
+    let (net, x, y, mut g) = planted_case::<T>(sizes, batch, act, seed, scale);
     let layer = pick.index(net.depth());
     let gmax = g.layer(layer).amax();
     prop_assume!(gmax > T::of_f64(1e-3));
@@ -165,13 +186,105 @@ fn sharp<T: Scalar>(
     let (rows, _) = g.layer(layer).shape();
     let (j, k) = (idx % rows, idx / rows);
     let v = g.layer(layer)[(j, k)];
+    // What rounding and truncation can explain for this element: the unperturbed check's
+    // allowed error plus its distance from the numeric value. A planted error beyond that must
+    // be caught.
+    let config = CheckConfig {
+        worst: usize::MAX,
+        ..CheckConfig::full()
+    };
+    let correct = backprop_gradcheck::check_network(&net, x.as_view(), y.as_view(), &g, &config)
+        .expect("valid input");
+    prop_assert!(correct.passed(), "{}", correct);
+    let element = correct.layers[layer]
+        .worst
+        .iter()
+        .find(|e| (e.row, e.col) == (j, k))
+        .expect("every element is reported");
+    let planted = relative * v.as_f64().abs();
+    let explained = element.allowed + element.difference;
+    if T::EPSILON.as_f64() < 1e-10 {
+        prop_assert!(
+            planted > explained,
+            "f64: {planted:e} planted, {explained:e} explained\n{correct}"
+        );
+    } else {
+        prop_assume!(
+            planted > explained,
+            "f32 rounding can explain the planted error"
+        );
+    }
     g.layer_mut(layer)[(j, k)] = v * T::of_f64(1.0 + relative);
-    let report =
-        backprop_gradcheck::check_network(&net, x.as_view(), y.as_view(), &g, &CheckConfig::full())
-            .expect("valid input");
+    let report = backprop_gradcheck::check_network(&net, x.as_view(), y.as_view(), &g, &config)
+        .expect("valid input");
     prop_assert_eq!(report.failed_layers(), vec![layer], "{}", report);
     let failures: Vec<(usize, usize, usize)> =
         report.failures().map(|e| (e.layer, e.row, e.col)).collect();
     prop_assert_eq!(failures, vec![(layer, j, k)]);
     Ok(())
+}
+
+/// The case this property test found in CI (sizes 1-1-4-2, batch 3, softplus, f32): ∂E/∂W_0 is
+/// −1.1e-3, the remainder of per-sample terms 6.9e-3, −18.3e-3 and 10.3e-3 whose own factors
+/// (δ_1 = σ'(z_1) ⊙ W_1ᵀ δ_2, δ_2 = σ'(z_2) ⊙ W_2ᵀ δ_3) cancel as well. f32 rounding is
+/// bounded by 2.0 % of the value there (in this run it moved it by 0.009 %), so a planted 1 %
+/// error is within what rounding can explain; 5 % is beyond it, and is caught and named.
+#[test]
+fn an_ill_conditioned_f32_element_cannot_be_judged_at_one_percent() {
+    let (net, x, y, mut g) =
+        planted_case::<f32>(&[1, 1, 4, 2], 3, 4, 4_088_705_125_622_649_709, 1.0);
+    assert_eq!(net.activation().name(), "softplus");
+    let config = CheckConfig {
+        worst: usize::MAX,
+        ..CheckConfig::full()
+    };
+    let correct =
+        backprop_gradcheck::check_network(&net, x.as_view(), y.as_view(), &g, &config).unwrap();
+    assert!(correct.passed(), "{correct}");
+    let e = &correct.layers[0].worst[0];
+    let v = f64::from(g.layer(0)[(0, 0)]);
+    assert!((-1.2e-3..-1.0e-3).contains(&v), "∂E/∂W_0 = {v:e}");
+    let explained = (e.allowed + e.difference) / v.abs();
+    assert!(
+        (0.01..0.05).contains(&explained),
+        "rounding explains {explained:e} of the value"
+    );
+    g.layer_mut(0)[(0, 0)] = (v * 1.05) as f32;
+    let report =
+        backprop_gradcheck::check_network(&net, x.as_view(), y.as_view(), &g, &config).unwrap();
+    let failures: Vec<(usize, usize, usize)> =
+        report.failures().map(|e| (e.layer, e.row, e.col)).collect();
+    assert_eq!(failures, vec![(0, 0, 0)], "{report}");
+}
+
+/// The f64 case the strict form of the property found (sizes 7-2-1-8, batch 1, tanh):
+/// ∂E/∂W_1[0,0] = 2.0e-3 beside a third derivative of E along W_1[0,0] of order 1. Richardson's
+/// two steps allowed 2.7e-7 there (1.3e-4 of the value), so a 1e-5 relative error passed; the
+/// refined verdict allows less than 1e-9 of the value and names it.
+#[test]
+fn a_strongly_curved_f64_element_is_refined_and_its_1e5_error_named() {
+    let (net, x, y, mut g) =
+        planted_case::<f64>(&[7, 2, 1, 8], 1, 1, 8_887_574_985_815_450_531, 1.0);
+    assert_eq!(net.activation().name(), "tanh");
+    let config = CheckConfig {
+        worst: usize::MAX,
+        ..CheckConfig::full()
+    };
+    let correct =
+        backprop_gradcheck::check_network(&net, x.as_view(), y.as_view(), &g, &config).unwrap();
+    assert!(correct.passed(), "{correct}");
+    let v = g.layer(1)[(0, 0)];
+    assert!((1.9e-3..2.1e-3).contains(&v), "∂E/∂W_1[0,0] = {v:e}");
+    let e = correct.layers[1]
+        .worst
+        .iter()
+        .find(|e| (e.row, e.col) == (0, 0))
+        .unwrap();
+    assert!(e.allowed < 1e-9 * v, "allowed {:e}", e.allowed);
+    g.layer_mut(1)[(0, 0)] = v * (1.0 + 1e-5);
+    let report =
+        backprop_gradcheck::check_network(&net, x.as_view(), y.as_view(), &g, &config).unwrap();
+    let failures: Vec<(usize, usize, usize)> =
+        report.failures().map(|e| (e.layer, e.row, e.col)).collect();
+    assert_eq!(failures, vec![(1, 0, 0)], "{report}");
 }
