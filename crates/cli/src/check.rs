@@ -85,9 +85,11 @@ pub struct CheckArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// A negative control: add 1e-3 × max|∂E/∂W_i| to element (j, k) of the analytic ∂E/∂W_i
-    /// (given as i,j,k) before checking; the report must then name that element and the exit
-    /// code be 1.
+    /// A negative control: add an error to element (j, k) of the analytic ∂E/∂W_i (given as
+    /// i,j,k) before checking; the report must then name that element and the exit code be 1.
+    /// The error is 1e-3 × max|∂E/∂W_i|, or twice what truncation and rounding explain at that
+    /// element if that is more (f32 elements that are small remainders of cancelling terms);
+    /// a line after the report says what was planted and whether it was caught.
     #[arg(long, value_name = "I,J,K", value_parser = parse_element)]
     perturb: Option<[usize; 3]>,
 }
@@ -129,7 +131,7 @@ enum AnyBound {
 impl Ready {
     /// Runs the check and prints the report.
     pub fn run(self) -> Result<Outcome> {
-        let report = match self.bound {
+        let (report, planted) = match self.bound {
             AnyBound::F32(b) => check_typed(b, &self.config, self.perturb)?,
             AnyBound::F64(b) => check_typed(b, &self.config, self.perturb)?,
         };
@@ -137,6 +139,15 @@ impl Ready {
             print_out(&format!("{}\n", report.to_json()))?;
         } else {
             print_out(&format!("{report}\n"))?;
+        }
+        if let Some(planted) = planted {
+            let line = planted.describe(&report);
+            // The JSON report stays the only thing on stdout.
+            if self.json {
+                eprintln!("{line}");
+            } else {
+                print_out(&format!("{line}\n"))?;
+            }
         }
         Ok(if report.passed() {
             Outcome::Success
@@ -291,12 +302,59 @@ pub fn prepare(args: CheckArgs) -> Result<Ready> {
     })
 }
 
+/// The error `--perturb` planted, and why it has that size.
+struct Planted {
+    layer: usize,
+    row: usize,
+    col: usize,
+    delta: f64,
+    /// 1e-3 × max|∂E/∂W_i| (1e-3 for an all-zero layer).
+    base: f64,
+    /// What truncation and rounding explain at the element: allowed + |analytic − numeric| of
+    /// the unperturbed check, or `None` when the unperturbed element could not be judged.
+    explained: Option<f64>,
+}
+
+impl Planted {
+    /// One line for the user: what was added where, and whether the report caught it.
+    fn describe(&self, report: &backprop_gradcheck::Report) -> String {
+        let Self {
+            layer: i,
+            row: j,
+            col: k,
+            delta,
+            ..
+        } = *self;
+        let size = match self.explained {
+            Some(e) if delta > self.base => format!(
+                "twice the {e:.2e} that truncation and rounding explain there, more than \
+                 1e-3·max|∂E/∂W_{i}| = {:.2e}",
+                self.base
+            ),
+            _ => format!("1e-3·max|∂E/∂W_{i}|"),
+        };
+        let caught = report
+            .failures()
+            .any(|e| (e.layer, e.row, e.col) == (i, j, k));
+        let verdict = if caught {
+            "caught and named".to_string()
+        } else if self.explained.is_none() {
+            "not caught: the unperturbed element could not be judged (a kink of σ crossed, or \
+             both values below the float floor); plant it in another element"
+                .to_string()
+        } else {
+            "not caught".to_string()
+        };
+        format!("negative control: W_{i}[{j},{k}] += {delta:.3e} ({size}): {verdict}")
+    }
+}
+
 /// Checks the core's batched backpropagation (optionally with a planted error) on the table.
 fn check_typed<T: Scalar>(
     bound: Bound<T>,
     config: &CheckConfig,
     perturb: Option<[usize; 3]>,
-) -> Result<backprop_gradcheck::Report> {
+) -> Result<(backprop_gradcheck::Report, Option<Planted>)> {
     let Bound {
         net,
         x,
@@ -306,15 +364,40 @@ fn check_typed<T: Scalar>(
     let net = &net;
     workspace.gradient(net, x.as_view(), y.as_view())?;
     let mut analytic = workspace.gradient_ref().clone();
+    let mut planted = None;
     if let Some([i, j, k]) = perturb {
-        // In range: checked by `prepare`.
+        // In range: checked by `prepare`. What the check allows at (i, j, k) for the correct
+        // gradient, from a full check of it (every element, so (i, j, k) is among them).
+        let full = CheckConfig {
+            mode: backprop_gradcheck::Mode::Full,
+            worst: usize::MAX,
+            ..config.clone()
+        };
+        let correct =
+            backprop_gradcheck::check_network(net, x.as_view(), y.as_view(), &analytic, &full)
+                .map_err(|e| anyhow!("{e}"))?;
+        let explained = correct.layers[i]
+            .worst
+            .iter()
+            .find(|e| (e.row, e.col) == (j, k))
+            .filter(|e| e.status == backprop_gradcheck::Status::Passed)
+            .map(|e| e.allowed + e.difference);
         let g = analytic.layer_mut(i);
-        // 1e-3 of the layer's largest |∂E/∂W_i| (1e-3 for an all-zero layer): far above the
-        // error allowed for a correct gradient in f64 or f32.
         let scale = g.iter().fold(0.0f64, |m, v| m.max(v.as_f64().abs()));
-        let delta = 1e-3 * if scale > 0.0 { scale } else { 1.0 };
+        let base = 1e-3 * if scale > 0.0 { scale } else { 1.0 };
+        let delta = base.max(2.0 * explained.unwrap_or(0.0));
         g[(j, k)] += T::of_f64(delta);
+        planted = Some(Planted {
+            layer: i,
+            row: j,
+            col: k,
+            delta,
+            base,
+            explained,
+        });
     }
-    backprop_gradcheck::check_network(net, x.as_view(), y.as_view(), &analytic, config)
-        .map_err(|e| anyhow!("{e}"))
+    let report =
+        backprop_gradcheck::check_network(net, x.as_view(), y.as_view(), &analytic, config)
+            .map_err(|e| anyhow!("{e}"))?;
+    Ok((report, planted))
 }

@@ -721,7 +721,46 @@ fn check_passes_on_the_core_gradient_and_fails_on_a_planted_error() {
         let failed: Vec<&str> = report.lines().filter(|l| l.ends_with("FAILED")).collect();
         assert_eq!(failed.len(), 1, "{report}");
         assert!(failed[0].trim_start().starts_with("W_1[2,3]"), "{report}");
+        let last = report.lines().last().unwrap();
+        assert!(
+            last.starts_with("negative control: W_1[2,3] += ")
+                && last.ends_with("(1e-3·max|∂E/∂W_1|): caught and named"),
+            "{report}"
+        );
     }
+
+    // An f32 element that is the small remainder of cancelling terms: 1e-3·max|∂E/∂W_0| lies
+    // within what f32 rounding explains there (the check passed it, exit 0, before the planted
+    // error was sized from the element's allowed error), so twice that is planted and caught.
+    let out = run_in(
+        dir.path(),
+        &[
+            "check",
+            "--layers",
+            "1,1,4,2",
+            "--activation",
+            "softplus",
+            "--dtype",
+            "f32",
+            "--samples",
+            "3",
+            "--seed",
+            "111",
+            "--perturb",
+            "0,0,0",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    let failed: Vec<&str> = report.lines().filter(|l| l.ends_with("FAILED")).collect();
+    assert_eq!(failed.len(), 1, "{report}");
+    assert!(failed[0].trim_start().starts_with("W_0[0,0]"), "{report}");
+    let last = report.lines().last().unwrap();
+    assert!(
+        last.contains("that truncation and rounding explain there, more than 1e-3·max|∂E/∂W_0|")
+            && last.ends_with("caught and named"),
+        "{report}"
+    );
 
     let out = run_in(
         dir.path(),
