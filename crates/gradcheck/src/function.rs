@@ -8,7 +8,7 @@
 use crate::config::{CheckConfig, Mode, Oracle};
 use crate::error::{Error, Result};
 use crate::report::{DirectionCheck, ElementCheck, LayerReport, Report, Status};
-use crate::verdict::{Crossing, Estimate, Eval, Sample, finite_difference, gamma};
+use crate::verdict::{Crossing, Eval, Sample, Verdict, finite_difference, gamma};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -260,13 +260,7 @@ impl<O: Objective + ?Sized> FnCheck<'_, O> {
     }
 
     /// The verdict along v from step h (θ has no kinks to avoid here).
-    fn verdict(
-        &mut self,
-        v: &[(usize, f64)],
-        h: f64,
-        analytic: f64,
-        rounding_a: f64,
-    ) -> (Estimate, Status, f64) {
+    fn verdict(&mut self, v: &[(usize, f64)], h: f64, analytic: f64, rounding_a: f64) -> Verdict {
         finite_difference(analytic, rounding_a, h, 0, |t| {
             let (eval, taken) = self.diff(v, t);
             Sample {
@@ -280,18 +274,8 @@ impl<O: Objective + ?Sized> FnCheck<'_, O> {
     fn element(&mut self, q: usize, analytic: f64) -> ElementCheck {
         let h = self.step_scale * self.theta[q].abs().max(1.0);
         let rounding_a = self.obj.gradient_rounding(&self.theta, q, analytic);
-        let (est, status, allowed) = self.verdict(&[(q, 1.0)], h, analytic, rounding_a);
-        ElementCheck {
-            layer: 0,
-            row: q,
-            col: 0,
-            analytic,
-            numeric: est.numeric,
-            difference: (analytic - est.numeric).abs(),
-            allowed,
-            step: est.step,
-            status,
-        }
+        self.verdict(&[(q, 1.0)], h, analytic, rounding_a)
+            .element(0, q, 0, analytic)
     }
 
     fn direction(&mut self, index: usize, v: &[f64], g: &[f64]) -> DirectionCheck {
@@ -304,15 +288,7 @@ impl<O: Objective + ?Sized> FnCheck<'_, O> {
         let scale = self.theta.iter().fold(1.0f64, |m, t| m.max(t.abs()));
         let h = self.step_scale * scale;
         let pairs: Vec<(usize, f64)> = v.iter().copied().enumerate().collect();
-        let (est, status, allowed) = self.verdict(&pairs, h, analytic, rounding_a);
-        DirectionCheck {
-            index,
-            analytic,
-            numeric: est.numeric,
-            difference: (analytic - est.numeric).abs(),
-            allowed,
-            step: est.step,
-            status,
-        }
+        self.verdict(&pairs, h, analytic, rounding_a)
+            .direction(index, analytic)
     }
 }

@@ -272,25 +272,11 @@ impl<F: Scalar> Checker<'_, '_, F> {
         // A step representable in F; its halves, quarters and eighths are exact too.
         let h = F::of_f64(self.step_scale * w.abs().max(1.0) / amax.max(1.0)).as_f64();
         let eng = &mut *self.eng;
-        let (est, status, allowed) = finite_difference(analytic, rounding_a, h, MAX_SHRINKS, |t| {
+        finite_difference(analytic, rounding_a, h, MAX_SHRINKS, |t| {
             let (eval, crossing) = eng.element(i, j, k, F::of_f64(t));
-            Sample {
-                eval,
-                taken: t,
-                crossing,
-            }
-        });
-        ElementCheck {
-            layer: i,
-            row: j,
-            col: k,
-            analytic,
-            numeric: est.numeric,
-            difference: (analytic - est.numeric).abs(),
-            allowed,
-            step: est.step,
-            status,
-        }
+            Sample::exact(eval, t, crossing)
+        })
+        .element(i, j, k, analytic)
     }
 
     fn direction(&mut self, i: usize, index: usize, v: &DMatrix<f64>) -> DirectionCheck {
@@ -323,23 +309,11 @@ impl<F: Scalar> Checker<'_, '_, F> {
         }
         let vamax = va.iter().fold(0.0f64, |m, x| m.max(x.as_f64().abs()));
         let h = F::of_f64(self.step_scale / vamax.max(1.0)).as_f64();
-        let (est, status, allowed) = finite_difference(analytic, rounding_a, h, MAX_SHRINKS, |t| {
+        finite_difference(analytic, rounding_a, h, MAX_SHRINKS, |t| {
             let (eval, crossing) = eng.direction(i, &va, &err_va, F::of_f64(t));
-            Sample {
-                eval,
-                taken: t,
-                crossing,
-            }
-        });
-        DirectionCheck {
-            index,
-            analytic,
-            numeric: est.numeric,
-            difference: (analytic - est.numeric).abs(),
-            allowed,
-            step: est.step,
-            status,
-        }
+            Sample::exact(eval, t, crossing)
+        })
+        .direction(index, analytic)
     }
 }
 

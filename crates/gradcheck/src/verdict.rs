@@ -31,7 +31,7 @@
 //! reference is taken at), from a running error analysis of backpropagation in the gradient's
 //! own scalar.
 
-use crate::report::Status;
+use crate::report::{DirectionCheck, ElementCheck, Status};
 
 /// One loss difference ΔE(t) = E(w + t) − E(w) with a bound on its rounding error.
 #[derive(Clone, Copy, Debug, Default)]
@@ -69,6 +69,17 @@ pub(crate) struct Sample {
     pub eval: Eval,
     pub taken: f64,
     pub crossing: Crossing,
+}
+
+impl Sample {
+    /// ΔE at a step taken exactly as asked (a network's weight moves by t, representable).
+    pub(crate) fn exact(eval: Eval, t: f64, crossing: Crossing) -> Self {
+        Self {
+            eval,
+            taken: t,
+            crossing,
+        }
+    }
 }
 
 /// The central difference D and its rounding bound ρ from the samples at +s and −s.
@@ -114,6 +125,50 @@ pub(crate) fn extrapolate(h: f64, levels: &[(f64, f64)]) -> Estimate {
     }
 }
 
+/// A finite-difference verdict: the estimate it rests on, the status and the allowed error.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Verdict {
+    pub est: Estimate,
+    pub status: Status,
+    pub allowed: f64,
+}
+
+impl Verdict {
+    /// The report entry for element (layer, row, col) with analytic value `analytic`.
+    pub(crate) fn element(
+        &self,
+        layer: usize,
+        row: usize,
+        col: usize,
+        analytic: f64,
+    ) -> ElementCheck {
+        ElementCheck {
+            layer,
+            row,
+            col,
+            analytic,
+            numeric: self.est.numeric,
+            difference: (analytic - self.est.numeric).abs(),
+            allowed: self.allowed,
+            step: self.est.step,
+            status: self.status,
+        }
+    }
+
+    /// The report entry for direction `index` with analytic value `analytic`.
+    pub(crate) fn direction(&self, index: usize, analytic: f64) -> DirectionCheck {
+        DirectionCheck {
+            index,
+            analytic,
+            numeric: self.est.numeric,
+            difference: (analytic - self.est.numeric).abs(),
+            allowed: self.allowed,
+            step: self.est.step,
+            status: self.status,
+        }
+    }
+}
+
 /// A finite-difference verdict on one value with analytic value `analytic` and analytic
 /// rounding bound `rounding_a`, from `at(t)` = ΔE at step t, starting at step `h`.
 ///
@@ -126,7 +181,7 @@ pub(crate) fn finite_difference(
     mut h: f64,
     max_shrinks: usize,
     mut at: impl FnMut(f64) -> Sample,
-) -> (Estimate, Status, f64) {
+) -> Verdict {
     let mut attempt = 0;
     loop {
         let s = [h, -h, h / 2.0, -h / 2.0].map(&mut at);
@@ -137,35 +192,35 @@ pub(crate) fn finite_difference(
             continue;
         }
         let (l0, l1) = (central(&s[0], &s[1]), central(&s[2], &s[3]));
-        let est = extrapolate(h, &[l0, l1]);
-        let (status, allowed) = judge(
-            analytic,
-            est.numeric,
-            est.trunc,
-            est.rounding,
-            rounding_a,
-            crossing,
-        );
-        if status != Status::Passed || 2.0 * est.trunc <= 2.0 * est.rounding + rounding_a {
-            return (est, status, allowed);
+        let verdict = |est: Estimate| {
+            let (status, allowed) = judge(
+                analytic,
+                est.numeric,
+                est.trunc,
+                est.rounding,
+                rounding_a,
+                crossing,
+            );
+            Verdict {
+                est,
+                status,
+                allowed,
+            }
+        };
+        let coarse = verdict(extrapolate(h, &[l0, l1]));
+        let est = coarse.est;
+        if coarse.status != Status::Passed || 2.0 * est.trunc <= 2.0 * est.rounding + rounding_a {
+            return coarse;
         }
         let q = [h / 4.0, -h / 4.0].map(&mut at);
         if q.iter().any(|q| q.crossing != Crossing::None) {
-            return (est, status, allowed);
+            return coarse;
         }
-        let fine = extrapolate(h, &[l0, l1, central(&q[0], &q[1])]);
-        let (fine_status, fine_allowed) = judge(
-            analytic,
-            fine.numeric,
-            fine.trunc,
-            fine.rounding,
-            rounding_a,
-            crossing,
-        );
-        return if fine_allowed < allowed {
-            (fine, fine_status, fine_allowed)
+        let fine = verdict(extrapolate(h, &[l0, l1, central(&q[0], &q[1])]));
+        return if fine.allowed < coarse.allowed {
+            fine
         } else {
-            (est, status, allowed)
+            coarse
         };
     }
 }
@@ -274,15 +329,15 @@ mod tests {
         );
         let mut calls = 0;
         let mut at = sample(de);
-        let (est, status, _) = finite_difference(wrong, 0.0, h, 0, |t| {
+        let v = finite_difference(wrong, 0.0, h, 0, |t| {
             calls += 1;
             at(t)
         });
         assert_eq!(calls, 6, "refined with ±h/4");
-        assert_eq!(status, Status::Failed, "{est:?}");
-        let (_, status, allowed) = finite_difference(g, 0.0, h, 0, sample(de));
-        assert_eq!(status, Status::Passed);
-        assert!(allowed < 1e-6 * g, "allowed {allowed:e}");
+        assert_eq!(v.status, Status::Failed, "{v:?}");
+        let v = finite_difference(g, 0.0, h, 0, sample(de));
+        assert_eq!(v.status, Status::Passed);
+        assert!(v.allowed < 1e-6 * g, "allowed {:e}", v.allowed);
     }
 
     #[test]
@@ -290,11 +345,11 @@ mod tests {
         let de = |t: f64| 2.0 * t + t.powi(3);
         let mut calls = 0;
         let mut at = sample(de);
-        let (_, status, _) = finite_difference(2.0, 1e-3, 1e-3, 0, |t| {
+        let v = finite_difference(2.0, 1e-3, 1e-3, 0, |t| {
             calls += 1;
             at(t)
         });
-        assert_eq!((status, calls), (Status::Passed, 4));
+        assert_eq!((v.status, calls), (Status::Passed, 4));
     }
 
     #[test]

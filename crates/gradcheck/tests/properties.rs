@@ -166,6 +166,26 @@ fn planted_case<T: Scalar>(
     (net, x, y, g)
 }
 
+/// A full check of the claimed gradient `g`, every element kept in the report.
+fn check_every_element<T: Scalar>(
+    net: &Network<T>,
+    x: &DMatrix<T>,
+    y: &DMatrix<T>,
+    g: &Gradient<T, Denominator>,
+) -> Report {
+    let config = CheckConfig {
+        worst: usize::MAX,
+        ..CheckConfig::full()
+    };
+    backprop_gradcheck::check_network(net, x.as_view(), y.as_view(), g, &config)
+        .expect("valid input")
+}
+
+/// The failed elements of a report, as (layer, row, column).
+fn failed(report: &Report) -> Vec<(usize, usize, usize)> {
+    report.failures().map(|e| (e.layer, e.row, e.col)).collect()
+}
+
 fn sharp<T: Scalar>(
     sizes: &[usize],
     batch: usize,
@@ -189,12 +209,7 @@ fn sharp<T: Scalar>(
     // What rounding and truncation can explain for this element: the unperturbed check's
     // allowed error plus its distance from the numeric value. A planted error beyond that must
     // be caught.
-    let config = CheckConfig {
-        worst: usize::MAX,
-        ..CheckConfig::full()
-    };
-    let correct = backprop_gradcheck::check_network(&net, x.as_view(), y.as_view(), &g, &config)
-        .expect("valid input");
+    let correct = check_every_element(&net, &x, &y, &g);
     prop_assert!(correct.passed(), "{}", correct);
     let element = correct.layers[layer]
         .worst
@@ -215,12 +230,9 @@ fn sharp<T: Scalar>(
         );
     }
     g.layer_mut(layer)[(j, k)] = v * T::of_f64(1.0 + relative);
-    let report = backprop_gradcheck::check_network(&net, x.as_view(), y.as_view(), &g, &config)
-        .expect("valid input");
+    let report = check_every_element(&net, &x, &y, &g);
     prop_assert_eq!(report.failed_layers(), vec![layer], "{}", report);
-    let failures: Vec<(usize, usize, usize)> =
-        report.failures().map(|e| (e.layer, e.row, e.col)).collect();
-    prop_assert_eq!(failures, vec![(layer, j, k)]);
+    prop_assert_eq!(failed(&report), vec![(layer, j, k)]);
     Ok(())
 }
 
@@ -234,12 +246,7 @@ fn an_ill_conditioned_f32_element_cannot_be_judged_at_one_percent() {
     let (net, x, y, mut g) =
         planted_case::<f32>(&[1, 1, 4, 2], 3, 4, 4_088_705_125_622_649_709, 1.0);
     assert_eq!(net.activation().name(), "softplus");
-    let config = CheckConfig {
-        worst: usize::MAX,
-        ..CheckConfig::full()
-    };
-    let correct =
-        backprop_gradcheck::check_network(&net, x.as_view(), y.as_view(), &g, &config).unwrap();
+    let correct = check_every_element(&net, &x, &y, &g);
     assert!(correct.passed(), "{correct}");
     let e = &correct.layers[0].worst[0];
     let v = f64::from(g.layer(0)[(0, 0)]);
@@ -250,11 +257,8 @@ fn an_ill_conditioned_f32_element_cannot_be_judged_at_one_percent() {
         "rounding explains {explained:e} of the value"
     );
     g.layer_mut(0)[(0, 0)] = (v * 1.05) as f32;
-    let report =
-        backprop_gradcheck::check_network(&net, x.as_view(), y.as_view(), &g, &config).unwrap();
-    let failures: Vec<(usize, usize, usize)> =
-        report.failures().map(|e| (e.layer, e.row, e.col)).collect();
-    assert_eq!(failures, vec![(0, 0, 0)], "{report}");
+    let report = check_every_element(&net, &x, &y, &g);
+    assert_eq!(failed(&report), vec![(0, 0, 0)], "{report}");
 }
 
 /// The f64 case the strict form of the property found (sizes 7-2-1-8, batch 1, tanh):
@@ -266,12 +270,7 @@ fn a_strongly_curved_f64_element_is_refined_and_its_1e5_error_named() {
     let (net, x, y, mut g) =
         planted_case::<f64>(&[7, 2, 1, 8], 1, 1, 8_887_574_985_815_450_531, 1.0);
     assert_eq!(net.activation().name(), "tanh");
-    let config = CheckConfig {
-        worst: usize::MAX,
-        ..CheckConfig::full()
-    };
-    let correct =
-        backprop_gradcheck::check_network(&net, x.as_view(), y.as_view(), &g, &config).unwrap();
+    let correct = check_every_element(&net, &x, &y, &g);
     assert!(correct.passed(), "{correct}");
     let v = g.layer(1)[(0, 0)];
     assert!((1.9e-3..2.1e-3).contains(&v), "∂E/∂W_1[0,0] = {v:e}");
@@ -282,9 +281,6 @@ fn a_strongly_curved_f64_element_is_refined_and_its_1e5_error_named() {
         .unwrap();
     assert!(e.allowed < 1e-9 * v, "allowed {:e}", e.allowed);
     g.layer_mut(1)[(0, 0)] = v * (1.0 + 1e-5);
-    let report =
-        backprop_gradcheck::check_network(&net, x.as_view(), y.as_view(), &g, &config).unwrap();
-    let failures: Vec<(usize, usize, usize)> =
-        report.failures().map(|e| (e.layer, e.row, e.col)).collect();
-    assert_eq!(failures, vec![(1, 0, 0)], "{report}");
+    let report = check_every_element(&net, &x, &y, &g);
+    assert_eq!(failed(&report), vec![(1, 0, 0)], "{report}");
 }
