@@ -7,7 +7,7 @@ use crate::dual::{self, DualActivation, DualScratch};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::report::{DirectionCheck, ElementCheck, LayerReport, Report, Status};
-use crate::verdict::{Sample, finite_difference, gamma, judge};
+use crate::verdict::{Estimate, Sample, Verdict, finite_difference, gamma, judge};
 use backprop::{Activation, ActivationFn, DenominatorGradient, Network, Scalar};
 use nalgebra::{DMatrix, DMatrixView};
 use rand::{RngCore, SeedableRng};
@@ -254,17 +254,18 @@ impl<F: Scalar> Checker<'_, '_, F> {
             let (numeric, crossing) = dual::element(self.eng, *act, scratch, i, j, k);
             let rounding = rounding_a + self.rounding_ref[i][(j, k)];
             let (status, allowed) = judge(analytic, numeric, 0.0, 0.0, rounding, crossing);
-            return ElementCheck {
-                layer: i,
-                row: j,
-                col: k,
-                analytic,
+            let est = Estimate {
                 numeric,
-                difference: (analytic - numeric).abs(),
-                allowed,
+                trunc: 0.0,
+                rounding: 0.0,
                 step: 0.0,
-                status,
             };
+            return Verdict {
+                est,
+                status,
+                allowed,
+            }
+            .element(i, j, k, analytic);
         }
         let w = self.eng.w[i][(j, k)].as_f64();
         let a = &self.eng.a[i];
