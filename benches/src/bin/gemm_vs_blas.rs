@@ -1,6 +1,8 @@
 //! `gemm-vs-blas`: the project's matrix product C = α op(A) op(B) against OpenBLAS's, loaded
 //! into the same process, the two called alternately on the same operands; prints one JSON
-//! object per (op, dtype, n, threads) line.
+//! object per (op, dtype, size, threads) line. A size is `n` (n × n × n) or `MxKxN`, the m × k
+//! by k × n product of one layer of the step (S4's forward W_0 A_0 is `512x784x256`; its
+//! fused update W_0 += −m Δ_1 A_0ᵀ is `--ops nt --accumulate 512x256x784`).
 //!
 //! The GEMM peak of `compare.py` comes from numpy in another process, minutes away from the
 //! project's own GEMM on a host whose speed drifts by 2× between phases; here every pair of
@@ -12,8 +14,12 @@
 //! ```text
 //! LIB=$(ls /tmp/peers-venv/lib/python3.11/site-packages/numpy.libs/libscipy_openblas64_*.so)
 //! cargo run --release -p backprop-benches --bin gemm-vs-blas -- --lib "$LIB" \
-//!     [--sizes 512,1024,2048] [--dtypes f64,f32] [--ops nn,tn,nt] [--threads 1,2] [--rounds 10]
+//!     [--sizes 512,1024,2048|MxKxN] [--dtypes f64,f32] [--ops nn,tn,nt] [--threads 1,2]
+//!     [--rounds 10] [--accumulate]
 //! ```
+//!
+//! With `--accumulate` both compute C ← α op(A) op(B) + C (BLAS's β = 1) with α = −1e-3, the
+//! step's fused update; otherwise C ← op(A) op(B).
 //!
 //! As the peers' harness, `OPENBLAS_CORETYPE` and `OPENBLAS_L2_SIZE` are removed before the
 //! library loads (so it picks its kernel for this CPU, printed as `blas_core`); its thread
@@ -139,7 +145,9 @@ impl Elem for f32 {
 
 struct Options {
     lib: String,
-    sizes: Vec<usize>,
+    /// (m, k, n) of each product.
+    sizes: Vec<(usize, usize, usize)>,
+    accumulate: bool,
     dtypes: Vec<String>,
     ops: Vec<Op>,
     threads: Vec<usize>,
@@ -149,7 +157,8 @@ struct Options {
 fn parse() -> Result<Options, String> {
     let mut o = Options {
         lib: String::new(),
-        sizes: vec![512, 1024, 2048],
+        sizes: vec![(512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048)],
+        accumulate: false,
         dtypes: vec!["f64".into(), "f32".into()],
         ops: vec![Op::Nn],
         threads: vec![1],
@@ -159,10 +168,14 @@ fn parse() -> Result<Options, String> {
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             println!(
-                "gemm-vs-blas --lib PATH [--sizes n,n] [--dtypes f64,f32] [--ops nn,tn,nt] \
-                 [--threads 1,2] [--rounds n]"
+                "gemm-vs-blas --lib PATH [--sizes n|MxKxN,..] [--dtypes f64,f32] \
+                 [--ops nn,tn,nt] [--threads 1,2] [--rounds n] [--accumulate]"
             );
             std::process::exit(0);
+        }
+        if flag == "--accumulate" {
+            o.accumulate = true;
+            continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let list = || value.split(',').map(str::trim).filter(|s| !s.is_empty());
@@ -174,7 +187,17 @@ fn parse() -> Result<Options, String> {
         };
         match flag.as_str() {
             "--lib" => o.lib = value.clone(),
-            "--sizes" => o.sizes = list().map(count).collect::<Result<_, _>>()?,
+            "--sizes" => {
+                o.sizes = list()
+                    .map(
+                        |s| match s.split('x').map(count).collect::<Result<Vec<_>, _>>()? {
+                            d if d.len() == 1 => Ok((d[0], d[0], d[0])),
+                            d if d.len() == 3 => Ok((d[0], d[1], d[2])),
+                            _ => Err(format!("--sizes {s}: n or MxKxN")),
+                        },
+                    )
+                    .collect::<Result<_, _>>()?;
+            }
             "--threads" => o.threads = list().map(count).collect::<Result<_, _>>()?,
             "--rounds" => o.rounds = count(&value)?,
             "--dtypes" => {
@@ -316,17 +339,26 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// Times `rounds` pairs (after one untimed pair) of n × n × n products, ours and BLAS's.
+/// Times `rounds` pairs (after one untimed pair) of m × k by k × n products, ours and
+/// BLAS's: C ← op(A) op(B), or C ← α op(A) op(B) + C with α = −1e-3 if `accumulate`.
+#[allow(clippy::too_many_arguments)]
 fn compare<E: Elem>(
     blas: &Blas,
     cblas: &Cblas<E>,
     op: Op,
-    n: usize,
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
     threads: usize,
     rounds: usize,
 ) -> Result<String, String> {
-    let (a, b) = (operand::<E>(n * n, 1), operand::<E>(n * n, 2));
-    let (mut c_ours, mut c_blas) = (vec![E::zero(); n * n], vec![E::zero(); n * n]);
+    let (a, b) = (operand::<E>(m * k, 1), operand::<E>(k * n, 2));
+    let c0 = operand::<E>(m * n, 3);
+    let (mut c_ours, mut c_blas) = (c0.clone(), c0);
+    let (alpha, beta) = if accumulate {
+        (E::of_f64(-1e-3), E::one())
+    } else {
+        (E::one(), E::zero())
+    };
     let pool = (threads > 1)
         .then(|| ThreadPool::new(threads).map_err(|e| format!("{threads} threads: {e}")))
         .transpose()?;
@@ -338,43 +370,41 @@ fn compare<E: Elem>(
         }
         None => {}
     }
-    let (ta, tb) = match op {
-        Op::Nn => (NO_TRANS, NO_TRANS),
-        Op::Tn => (TRANS, NO_TRANS),
-        Op::Nt => (NO_TRANS, TRANS),
+    // Column-major leading dimensions: A is m × k (k × m if transposed), B k × n (n × k).
+    let (ta, tb, lda, ldb) = match op {
+        Op::Nn => (NO_TRANS, NO_TRANS, m, k),
+        Op::Tn => (TRANS, NO_TRANS, k, k),
+        Op::Nt => (NO_TRANS, TRANS, m, n),
     };
     let ours = |c: &mut [E]| {
         let t = Instant::now();
-        kernels::product(op, n, n, n, E::one(), &a, &b, false, c, pool.as_ref());
+        kernels::product(op, m, k, n, alpha, &a, &b, accumulate, c, pool.as_ref());
         t.elapsed().as_secs_f64()
     };
     let theirs = |c: &mut [E]| {
         let t = Instant::now();
-        // SAFETY: square n × n operands with leading dimension n, C distinct from A and B.
+        // SAFETY: operands of the shapes and leading dimensions above, C distinct from A
+        // and B.
         unsafe {
             match cblas {
-                Cblas::Ilp64(f) => {
-                    let n = n as i64;
-                    f(
-                        COL_MAJOR,
-                        ta,
-                        tb,
-                        n,
-                        n,
-                        n,
-                        E::one(),
-                        a.as_ptr(),
-                        n,
-                        b.as_ptr(),
-                        n,
-                        E::zero(),
-                        c.as_mut_ptr(),
-                        n,
-                    )
-                }
+                Cblas::Ilp64(f) => f(
+                    COL_MAJOR,
+                    ta,
+                    tb,
+                    m as i64,
+                    n as i64,
+                    k as i64,
+                    alpha,
+                    a.as_ptr(),
+                    lda as i64,
+                    b.as_ptr(),
+                    ldb as i64,
+                    beta,
+                    c.as_mut_ptr(),
+                    m as i64,
+                ),
                 Cblas::Fortran(f) => {
-                    let n = c_int::try_from(n).expect("sizes fit in int");
-                    let (one, zero) = (E::one(), E::zero());
+                    let int = |x: usize| c_int::try_from(x).expect("sizes fit in int");
                     let t = |op| {
                         if op == TRANS {
                             c"T".as_ptr()
@@ -385,38 +415,38 @@ fn compare<E: Elem>(
                     f(
                         t(ta),
                         t(tb),
-                        &n,
-                        &n,
-                        &n,
-                        &one,
+                        &int(m),
+                        &int(n),
+                        &int(k),
+                        &alpha,
                         a.as_ptr(),
-                        &n,
+                        &int(lda),
                         b.as_ptr(),
-                        &n,
-                        &zero,
+                        &int(ldb),
+                        &beta,
                         c.as_mut_ptr(),
-                        &n,
+                        &int(m),
                         1,
                         1,
                     )
                 }
                 Cblas::Lp64(f) => {
-                    let n = i32::try_from(n).expect("sizes fit in i32");
+                    let int = |x: usize| i32::try_from(x).expect("sizes fit in i32");
                     f(
                         COL_MAJOR,
                         ta,
                         tb,
-                        n,
-                        n,
-                        n,
-                        E::one(),
+                        int(m),
+                        int(n),
+                        int(k),
+                        alpha,
                         a.as_ptr(),
-                        n,
+                        int(lda),
                         b.as_ptr(),
-                        n,
-                        E::zero(),
+                        int(ldb),
+                        beta,
                         c.as_mut_ptr(),
-                        n,
+                        int(m),
                     )
                 }
             }
@@ -450,15 +480,16 @@ fn compare<E: Elem>(
         / scale;
     if diff.is_nan() || diff > E::BOUND {
         return Err(format!(
-            "{op:?} {} n = {n}: max |C_ours − C_blas| / max |C_blas| = {diff:e} > {:e}",
+            "{op:?} {} {m}x{k}x{n}: max |C_ours − C_blas| / max |C_blas| = {diff:e} > {:e}",
             E::NAME,
             E::BOUND
         ));
     }
-    let flop = 2.0 * (n as f64).powi(3) / 1e9;
+    let flop = 2.0 * (m * k * n) as f64 / 1e9;
     let ratio = median(&mut ratios);
     Ok(format!(
-        "{{\"kind\": \"gemm_vs_blas\", \"op\": \"{}\", \"dtype\": \"{}\", \"n\": {n}, \
+        "{{\"kind\": \"gemm_vs_blas\", \"op\": \"{}\", \"dtype\": \"{}\", \"m\": {m}, \"k\": {k}, \"n\": {n}, \
+         \"accumulate\": {accumulate}, \
          \"threads\": {threads}, \"pairs\": {rounds}, \"ours_gflops\": {:.2}, \
          \"blas_gflops\": {:.2}, \"ours_over_blas\": {ratio:.4}, \"q25\": {:.4}, \"q75\": {:.4}, \
          \"max_rel_diff\": {diff:.3e}, \"isa\": \"{:?}\", \"blas_core\": \"{}\"}}",
@@ -477,8 +508,9 @@ fn run<E: Elem>(blas: &Blas, o: &Options) -> Result<(), String> {
     let cblas = blas.gemm::<E>()?;
     for &threads in &o.threads {
         for &op in &o.ops {
-            for &n in &o.sizes {
-                println!("{}", compare::<E>(blas, &cblas, op, n, threads, o.rounds)?);
+            for &size in &o.sizes {
+                let line = compare::<E>(blas, &cblas, op, size, o.accumulate, threads, o.rounds)?;
+                println!("{line}");
             }
         }
     }
