@@ -818,48 +818,36 @@ mod tests {
         }
     }
 
-    /// A transposing B̄ pack, f64 and f32.
+    /// A transposing pack (of a B̄ or an Ā panel).
     #[cfg(target_arch = "x86_64")]
-    type PackB<E> = unsafe fn(usize, *const E, usize, *mut E);
+    type Pack<E> = unsafe fn(usize, *const E, usize, *mut E);
 
-    /// Checks a transposing B̄ pack of `cols` columns against the element copy
+    /// Checks a transposing pack of `cols` runs against the element copy
     /// dst[p·cols + j] = b[p + j·ldb], for each kc (leading dimensions above kc), and that it
     /// writes nothing past the panel.
     ///
     /// # Safety
-    /// The CPU has the packs' features.
+    /// The CPU has the pack's features.
     #[cfg(target_arch = "x86_64")]
-    unsafe fn check_b_panel_packing(
+    unsafe fn check_transposing_pack<T: Scalar>(
         cols: usize,
-        f64_pack: PackB<f64>,
-        f32_pack: PackB<f32>,
+        pack: Pack<T>,
         kcs: &[usize],
         g: &mut Gen,
     ) {
         for &kc in kcs {
             let ldb = kc + 5;
-            let b: Vec<f64> = (0..ldb * cols).map(|_| g.next()).collect();
-            let expected: Vec<f64> = (0..kc * cols)
+            let b: Vec<T> = (0..ldb * cols).map(|_| T::of_f64(g.next())).collect();
+            let expected: Vec<T> = (0..kc * cols)
                 .map(|i| b[i / cols + (i % cols) * ldb])
                 .collect();
-            let mut dst = vec![f64::NAN; kc * cols + 1];
-            // SAFETY: the caller's features; b holds `cols` columns of ldb ≥ kc; dst cols·kc
-            // (+1).
-            unsafe { f64_pack(kc, b.as_ptr(), ldb, dst.as_mut_ptr()) };
-            assert_eq!(&dst[..kc * cols], &expected[..], "f64, kc {kc}");
+            let mut dst = vec![T::of_f64(f64::NAN); kc * cols + 1];
+            // SAFETY: the caller's features; b holds `cols` runs of ldb ≥ kc; dst cols·kc (+1).
+            unsafe { pack(kc, b.as_ptr(), ldb, dst.as_mut_ptr()) };
+            assert_eq!(&dst[..kc * cols], &expected[..], "{cols} runs, kc {kc}");
             assert!(
-                dst[kc * cols].is_nan(),
-                "f64, kc {kc}: wrote past the panel"
-            );
-            let b32: Vec<f32> = b.iter().map(|&v| v as f32).collect();
-            let expected32: Vec<f32> = expected.iter().map(|&v| v as f32).collect();
-            let mut dst32 = vec![f32::NAN; kc * cols + 1];
-            // SAFETY: as above.
-            unsafe { f32_pack(kc, b32.as_ptr(), ldb, dst32.as_mut_ptr()) };
-            assert_eq!(&dst32[..kc * cols], &expected32[..], "f32, kc {kc}");
-            assert!(
-                dst32[kc * cols].is_nan(),
-                "f32, kc {kc}: wrote past the panel"
+                dst[kc * cols].as_f64().is_nan(),
+                "{cols} runs, kc {kc}: wrote past the panel"
             );
         }
     }
@@ -876,8 +864,28 @@ mod tests {
         let kcs = [0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 256, 301, 512];
         // SAFETY: AVX2 detected.
         unsafe {
-            check_b_panel_packing(COLS, b_col_major_f64, b_col_major_f32, &kcs, &mut Gen(13))
-        };
+            check_transposing_pack::<f64>(COLS, b_col_major_f64, &kcs, &mut Gen(13));
+            check_transposing_pack::<f32>(COLS, b_col_major_f32, &kcs, &mut Gen(14));
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx2_a_panel_packing_from_rows_equals_the_element_copy() {
+        // MR rows of Aᵀ (8 f64, 16 f32); k-step counts around the 4 (f64) and 8 (f32) of a
+        // transposed block.
+        use super::simd::pack_avx2::{a_rows_f32, a_rows_f64};
+        use super::simd::{f32_avx2, f64_avx2};
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2: the packing kernel is not used on this CPU");
+            return;
+        }
+        let kcs = [0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 256, 301, 512];
+        // SAFETY: AVX2 detected.
+        unsafe {
+            check_transposing_pack::<f64>(f64_avx2::MR, a_rows_f64, &kcs, &mut Gen(15));
+            check_transposing_pack::<f32>(f32_avx2::MR, a_rows_f32, &kcs, &mut Gen(16));
+        }
     }
 
     #[test]
@@ -892,8 +900,9 @@ mod tests {
         let kcs = [0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 256, 301];
         // SAFETY: AVX-512F detected.
         unsafe {
-            check_b_panel_packing(COLS, b_col_major_f64, b_col_major_f32, &kcs, &mut Gen(12))
-        };
+            check_transposing_pack::<f64>(COLS, b_col_major_f64, &kcs, &mut Gen(12));
+            check_transposing_pack::<f32>(COLS, b_col_major_f32, &kcs, &mut Gen(17));
+        }
     }
 
     #[test]

@@ -851,6 +851,134 @@ pub(crate) mod pack_avx2 {
             super::copy_panel_rows::<_, COLS>(p, kc, b, ldb, dst);
         }
     }
+
+    /// Packs one Ā panel of the AVX2 f64 micro-kernel (MR = 8 rows) from an A whose rows are
+    /// contiguous (Wᵀ in Wᵀ Δ): dst[p·8 + i] = a[p + i·lda] for p < kc, i < 8, as two 4 × 4
+    /// register transposes per 4 k-steps; the element-by-element gather it replaces moved
+    /// one element per load and store.
+    ///
+    /// # Safety
+    /// The CPU has AVX2; a holds rows 0..8 of kc elements at stride lda; dst holds 8·kc
+    /// elements.
+    #[target_feature(enable = "avx2")]
+    pub(crate) unsafe fn a_rows_f64(kc: usize, a: *const f64, lda: usize, dst: *mut f64) {
+        const { assert!(super::f64_avx2::MR == 8) };
+        // SAFETY: rows 0..4 and 4..8 of a, into columns 0..4 and 4..8 of dst's k-steps.
+        unsafe {
+            four_f64::<8>(kc, a, lda, dst);
+            four_f64::<8>(kc, a.add(4 * lda), lda, dst.add(4));
+        }
+    }
+
+    /// Packs one Ā panel of the AVX2 f32 micro-kernel (MR = 16 rows) from an A whose rows are
+    /// contiguous: dst[p·16 + i] = a[p + i·lda] for p < kc, i < 16, as two 8 × 8 register
+    /// transposes per 8 k-steps.
+    ///
+    /// # Safety
+    /// As [`a_rows_f64`], with 16 rows.
+    #[target_feature(enable = "avx2")]
+    pub(crate) unsafe fn a_rows_f32(kc: usize, a: *const f32, lda: usize, dst: *mut f32) {
+        const { assert!(super::f32_avx2::MR == 16) };
+        // SAFETY: rows 0..8 and 8..16 of a, into columns 0..8 and 8..16 of dst's k-steps.
+        unsafe {
+            eight_f32::<16>(kc, a, lda, dst);
+            eight_f32::<16>(kc, a.add(8 * lda), lda, dst.add(8));
+        }
+    }
+
+    /// dst[p·STRIDE + j] = b[p + j·ldb] for p < kc, j < 4 (f64): 4 × 4 blocks transposed by
+    /// unpacking pairs and exchanging 128-bit lanes.
+    ///
+    /// # Safety
+    /// The CPU has AVX2; b holds 4 runs of kc elements at stride ldb; dst holds kc rows of
+    /// STRIDE ≥ 4 elements.
+    #[target_feature(enable = "avx2")]
+    unsafe fn four_f64<const STRIDE: usize>(kc: usize, b: *const f64, ldb: usize, dst: *mut f64) {
+        const L: usize = 4;
+        // SAFETY: loads within elements p..p+L of the 4 runs, stores within rows p..p+L.
+        unsafe {
+            let mut p = 0;
+            while p + L <= kc {
+                let c: [__m256d; L] = core::array::from_fn(|j| _mm256_loadu_pd(b.add(p + j * ldb)));
+                let t0 = _mm256_unpacklo_pd(c[0], c[1]);
+                let t1 = _mm256_unpackhi_pd(c[0], c[1]);
+                let t2 = _mm256_unpacklo_pd(c[2], c[3]);
+                let t3 = _mm256_unpackhi_pd(c[2], c[3]);
+                let rows = [
+                    _mm256_permute2f128_pd::<0x20>(t0, t2),
+                    _mm256_permute2f128_pd::<0x20>(t1, t3),
+                    _mm256_permute2f128_pd::<0x31>(t0, t2),
+                    _mm256_permute2f128_pd::<0x31>(t1, t3),
+                ];
+                for q in 0..L {
+                    _mm256_storeu_pd(dst.add((p + q) * STRIDE), rows[q]);
+                }
+                p += L;
+            }
+            for p in p..kc {
+                for j in 0..L {
+                    *dst.add(p * STRIDE + j) = *b.add(p + j * ldb);
+                }
+            }
+        }
+    }
+
+    /// dst[p·STRIDE + j] = b[p + j·ldb] for p < kc, j < 8 (f32): 8 × 8 blocks transposed by
+    /// unpacking pairs, shuffling quads and exchanging 128-bit lanes.
+    ///
+    /// # Safety
+    /// The CPU has AVX2; b holds 8 runs of kc elements at stride ldb; dst holds kc rows of
+    /// STRIDE ≥ 8 elements.
+    #[target_feature(enable = "avx2")]
+    unsafe fn eight_f32<const STRIDE: usize>(kc: usize, b: *const f32, ldb: usize, dst: *mut f32) {
+        const L: usize = 8;
+        // SAFETY: loads within elements p..p+L of the 8 runs, stores within rows p..p+L.
+        unsafe {
+            let mut p = 0;
+            while p + L <= kc {
+                let c: [__m256; L] = core::array::from_fn(|j| _mm256_loadu_ps(b.add(p + j * ldb)));
+                // t: pairs (c_{2h}[r], c_{2h+1}[r]); s[r]: quads of runs 0..4 (s[r]) and 4..8
+                // (s[r + 4]) at k-steps r (low lane) and r + 4 (high lane).
+                let t: [__m256; L] = core::array::from_fn(|i| {
+                    let (x, y) = (c[2 * (i / 2)], c[2 * (i / 2) + 1]);
+                    if i % 2 == 0 {
+                        _mm256_unpacklo_ps(x, y)
+                    } else {
+                        _mm256_unpackhi_ps(x, y)
+                    }
+                });
+                let quads = |lo: __m256, hi: __m256| {
+                    [
+                        _mm256_shuffle_ps::<0x44>(lo, hi),
+                        _mm256_shuffle_ps::<0xEE>(lo, hi),
+                    ]
+                };
+                let [s0, s1] = quads(t[0], t[2]);
+                let [s2, s3] = quads(t[1], t[3]);
+                let [s4, s5] = quads(t[4], t[6]);
+                let [s6, s7] = quads(t[5], t[7]);
+                let rows = [
+                    _mm256_permute2f128_ps::<0x20>(s0, s4),
+                    _mm256_permute2f128_ps::<0x20>(s1, s5),
+                    _mm256_permute2f128_ps::<0x20>(s2, s6),
+                    _mm256_permute2f128_ps::<0x20>(s3, s7),
+                    _mm256_permute2f128_ps::<0x31>(s0, s4),
+                    _mm256_permute2f128_ps::<0x31>(s1, s5),
+                    _mm256_permute2f128_ps::<0x31>(s2, s6),
+                    _mm256_permute2f128_ps::<0x31>(s3, s7),
+                ];
+                for q in 0..L {
+                    _mm256_storeu_ps(dst.add((p + q) * STRIDE), rows[q]);
+                }
+                p += L;
+            }
+            for p in p..kc {
+                for j in 0..L {
+                    *dst.add(p * STRIDE + j) = *b.add(p + j * ldb);
+                }
+            }
+        }
+    }
 }
 
 /// σ(z) = 1 / (1 + e^(−z)) on vectors: e^x = 2^n e^r with n = round(x / ln 2) and
