@@ -804,6 +804,21 @@ mod tests {
     }
 
     #[test]
+    fn large_products_prefetch_and_match() {
+        // m·k·n ≥ 2²⁵: the AVX2 micro-kernel's prefetching variant (the smaller products of
+        // the other tests run the one without), in each op, with a partial MC block and tile.
+        let (m, k, n) = (390, 520, 170);
+        #[cfg(target_arch = "x86_64")]
+        assert!(m * k * n >= super::simd::f64_avx2::PREFETCH_WORK);
+        let mut g = Gen(25);
+        for isa in isas() {
+            check_one::<f64>(isa, Op::Nn, m, k, n, 1.0, false, None, &mut g);
+            check_one::<f32>(isa, Op::Tn, m, k, n, -0.5, true, None, &mut g);
+            check_one::<f64>(isa, Op::Nt, m, k, n, 2.0, true, None, &mut g);
+        }
+    }
+
+    #[test]
     fn transposed_a_is_packed_across_its_k_blocks() {
         // Aᵀ B packs A's strided rows PACK_DEPTH k-steps at a time: k just above one block,
         // two whole blocks, and a KC block that ends inside a PACK_DEPTH block; m with a

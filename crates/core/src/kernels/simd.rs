@@ -11,8 +11,8 @@
 //! MR = 2 vectors, NR = 12 (AVX-512: 24 accumulators of the 32 registers) or 6 (AVX2: 12 of
 //! 16). The AVX-512 `micro` prefetches its C tile before the k-loop and Ā, B̄ a few k-steps
 //! ahead (2048² f64 GEMM against OpenBLAS's in one process: 0.86–0.93× without, 0.94–0.97×
-//! with); the AVX2 one does not (+1–2 % slower on that Intel host, 1–2 % faster on an AMD
-//! EPYC: not worth the extra instructions in the CI's counts, which are of the AVX2 path).
+//! with); the AVX2 one does so in products of m·k·n ≥ 2²⁵ (S4, S5), where it made 1024³ 0.5–2 %
+//! faster on an AMD EPYC, and not in smaller ones (S3's: 0 to 1.5 % slower with it).
 //! `gemv_n` and `ger` keep up to GEMV_BLOCK vectors of a column in registers; longer columns
 //! (AVX2 on S2's 128 rows) are streamed column by column. `pack_avx512` and `pack_avx2`
 //! transpose B̄ panels from a column-major B in registers. Every function is `unsafe`: it
@@ -24,7 +24,7 @@
 macro_rules! simd_kernels {
     (
         $module:ident, $feature:literal, $elem:ty, lanes = $lanes:expr, nr = $nr:expr,
-        block = $block:expr, prefetch = $prefetch:expr,
+        block = $block:expr, prefetch_work = $prefetch_work:expr,
         zero = $zero:ident, load = $load:ident, store = $store:ident, splat = $splat:ident,
         fma = $fma:ident, add = $add:ident, mul = $mul:ident
     ) => {
@@ -40,22 +40,24 @@ macro_rules! simd_kernels {
             pub(crate) const NR: usize = $nr;
             /// Vectors of rows the matrix–vector and rank-1 kernels keep in registers.
             const GEMV_BLOCK: usize = $block;
-            /// Whether `micro` prefetches: its C tile into L1 before the k-loop (it is read
-            /// and written after it), and Ā and B̄ [`PF_A`] and [`PF_B`] k-steps ahead.
-            const PREFETCH: bool = $prefetch;
+            /// The work m·k·n from which a product's `micro` calls prefetch (`micro::<true>`):
+            /// its C tile into L1 before the k-loop (it is read and written after it), and Ā
+            /// and B̄ [`PF_A`] and [`PF_B`] k-steps ahead.
+            pub(crate) const PREFETCH_WORK: usize = $prefetch_work;
             /// k-steps ahead at which `micro` prefetches Ā (8 · MR elements: 1 KiB).
             const PF_A: usize = 8;
             /// k-steps ahead at which `micro` prefetches B̄ (16 · NR elements).
             const PF_B: usize = 16;
 
             /// C ← α Ā B̄ (+ C if `accumulate`) for one MR × NR tile: Ā is packed MR per k-step,
-            /// B̄ NR per k-step, C(i, j) is at `c + i + j ldc`.
+            /// B̄ NR per k-step, C(i, j) is at `c + i + j ldc`; with software prefetches if
+            /// PREFETCH.
             ///
             /// # Safety
             /// The CPU has the module's features; `a` holds kc·MR, `b` kc·NR elements; C's tile
             /// is valid for reads and writes.
             #[target_feature(enable = $feature)]
-            pub(crate) unsafe fn micro(
+            pub(crate) unsafe fn micro<const PREFETCH: bool>(
                 kc: usize,
                 a: *const $elem,
                 b: *const $elem,
@@ -525,7 +527,7 @@ simd_kernels!(
     lanes = 8,
     nr = 12,
     block = 16,
-    prefetch = true,
+    prefetch_work = 0,
     zero = _mm512_setzero_pd,
     load = _mm512_loadu_pd,
     store = _mm512_storeu_pd,
@@ -541,7 +543,7 @@ simd_kernels!(
     lanes = 16,
     nr = 12,
     block = 16,
-    prefetch = true,
+    prefetch_work = 0,
     zero = _mm512_setzero_ps,
     load = _mm512_loadu_ps,
     store = _mm512_storeu_ps,
@@ -557,7 +559,7 @@ simd_kernels!(
     lanes = 4,
     nr = 6,
     block = 8,
-    prefetch = false,
+    prefetch_work = 1 << 25,
     zero = _mm256_setzero_pd,
     load = _mm256_loadu_pd,
     store = _mm256_storeu_pd,
@@ -573,7 +575,7 @@ simd_kernels!(
     lanes = 8,
     nr = 6,
     block = 8,
-    prefetch = false,
+    prefetch_work = 1 << 25,
     zero = _mm256_setzero_ps,
     load = _mm256_loadu_ps,
     store = _mm256_storeu_ps,
