@@ -102,11 +102,13 @@ pub(crate) trait Micro {
     ) -> bool {
         false
     }
-    /// See `simd::*::micro`.
+    /// `simd::*::micro` for columns 0..cols (1 ≤ cols ≤ NR) of the tile.
     ///
     /// # Safety
-    /// As `simd::*::micro`.
+    /// As `simd::*::micro`, with N = cols.
+    #[allow(clippy::too_many_arguments)]
     unsafe fn micro<const PREFETCH: bool>(
+        cols: usize,
         kc: usize,
         a: *const Self::E,
         b: *const Self::E,
@@ -118,7 +120,8 @@ pub(crate) trait Micro {
 }
 
 macro_rules! micro {
-    ($name:ident, $module:ident, $e:ty, kc = $kc:expr, mc = $mc:expr, nc = $nc:expr
+    ($name:ident, $module:ident, $e:ty, kc = $kc:expr, mc = $mc:expr, nc = $nc:expr,
+     edges = [$($edge:literal),*]
      $(, pack_b = $packs:ident::$pack:ident)? $(, pack_a = $packas:ident::$packa:ident)?) => {
         pub(crate) struct $name;
         impl Micro for $name {
@@ -131,6 +134,7 @@ macro_rules! micro {
             const PREFETCH_WORK: usize = super::simd::$module::PREFETCH_WORK;
             #[inline(always)]
             unsafe fn micro<const PREFETCH: bool>(
+                cols: usize,
                 kc: usize,
                 a: *const $e,
                 b: *const $e,
@@ -139,8 +143,17 @@ macro_rules! micro {
                 alpha: $e,
                 accumulate: bool,
             ) {
-                // SAFETY: forwarded contract.
-                unsafe { super::simd::$module::micro::<PREFETCH>(kc, a, b, c, ldc, alpha, accumulate) }
+                use super::simd::$module::{micro, NR};
+                // SAFETY: forwarded contract, with N = cols.
+                unsafe {
+                    match cols {
+                        $($edge => micro::<PREFETCH, $edge>(kc, a, b, c, ldc, alpha, accumulate),)*
+                        _ => {
+                            debug_assert_eq!(cols, NR);
+                            micro::<PREFETCH, NR>(kc, a, b, c, ldc, alpha, accumulate)
+                        }
+                    }
+                }
             }
             #[inline(always)]
             unsafe fn pack_a_col_major(kc: usize, a: *const $e, lda: usize, dst: *mut $e) {
@@ -182,6 +195,7 @@ micro!(
     kc = 256,
     mc = 384,
     nc = 3072,
+    edges = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
     pack_b = pack_avx512::b_col_major_f64
 );
 micro!(
@@ -191,6 +205,7 @@ micro!(
     kc = 512,
     mc = 384,
     nc = 3072,
+    edges = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
     pack_b = pack_avx512::b_col_major_f32
 );
 micro!(
@@ -200,6 +215,7 @@ micro!(
     kc = 256,
     mc = 384,
     nc = 3072,
+    edges = [1, 2, 3, 4, 5],
     pack_b = pack_avx2::b_col_major_f64,
     pack_a = pack_avx2::a_rows_f64
 );
@@ -210,6 +226,7 @@ micro!(
     kc = 512,
     mc = 384,
     nc = 3072,
+    edges = [1, 2, 3, 4, 5],
     pack_b = pack_avx2::b_col_major_f32,
     pack_a = pack_avx2::a_rows_f32
 );
@@ -455,13 +472,15 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                                 let rows = mr.min(mc - ir);
                                 let a_panel = ap.add(ir * kc);
                                 let cij = c.add((ic + ir) * rsc + (jc + jr) * ldc);
-                                if rows == mr && cols == nr && rsc == 1 {
+                                if rows == mr && rsc == 1 {
                                     K::micro::<PREFETCH>(
-                                        kc, a_panel, b_panel, cij, ldc, alpha, acc,
+                                        cols, kc, a_panel, b_panel, cij, ldc, alpha, acc,
                                     );
                                 } else {
                                     let t = tile.as_mut_ptr();
-                                    K::micro::<PREFETCH>(kc, a_panel, b_panel, t, mr, alpha, false);
+                                    K::micro::<PREFETCH>(
+                                        nr, kc, a_panel, b_panel, t, mr, alpha, false,
+                                    );
                                     for j in 0..cols {
                                         for i in 0..rows {
                                             let cp = cij.add(i * rsc + j * ldc);

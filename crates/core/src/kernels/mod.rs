@@ -804,6 +804,21 @@ mod tests {
     }
 
     #[test]
+    fn partial_column_panels_are_written_in_place_and_match() {
+        // m a multiple of every MR (so each tile is a full-row one) and n = 1..=25: the last
+        // panel of every width below NR (6 on AVX2, 12 on AVX-512) runs its own micro-kernel
+        // straight into C; and once with prefetching (m·k·n ≥ 2²⁵).
+        let mut g = Gen(26);
+        for isa in isas() {
+            for n in 1..=25 {
+                check_one::<f64>(isa, Op::Nn, 64, 37, n, 1.0, false, None, &mut g);
+                check_one::<f32>(isa, Op::Nt, 64, 37, n, -0.5, true, None, &mut g);
+            }
+            check_one::<f32>(isa, Op::Nn, 1024, 1024, 34, 1.0, true, None, &mut g);
+        }
+    }
+
+    #[test]
     fn large_products_prefetch_and_match() {
         // m·k·n ≥ 2²⁵: the AVX2 micro-kernel's prefetching variant (the smaller products of
         // the other tests run the one without), in each op, with a partial MC block and tile.

@@ -49,15 +49,17 @@ macro_rules! simd_kernels {
             /// k-steps ahead at which `micro` prefetches B̄ (16 · NR elements).
             const PF_B: usize = 16;
 
-            /// C ← α Ā B̄ (+ C if `accumulate`) for one MR × NR tile: Ā is packed MR per k-step,
-            /// B̄ NR per k-step, C(i, j) is at `c + i + j ldc`; with software prefetches if
-            /// PREFETCH.
+            /// C ← α Ā B̄ (+ C if `accumulate`) for columns 0..N ≤ NR of one MR × NR tile: Ā
+            /// is packed MR per k-step, B̄ NR per k-step, C(i, j) is at `c + i + j ldc`; with
+            /// software prefetches if PREFETCH. N < NR is the last, partial panel of a C
+            /// whose columns are not a multiple of NR (S3–S5's 64, 256, 784 and 1024 all leave
+            /// 4 of AVX2's 6), written in place with N / NR of the work.
             ///
             /// # Safety
-            /// The CPU has the module's features; `a` holds kc·MR, `b` kc·NR elements; C's tile
-            /// is valid for reads and writes.
+            /// The CPU has the module's features; `a` holds kc·MR, `b` kc·NR elements; C's
+            /// MR × N tile is valid for reads and writes.
             #[target_feature(enable = $feature)]
-            pub(crate) unsafe fn micro<const PREFETCH: bool>(
+            pub(crate) unsafe fn micro<const PREFETCH: bool, const N: usize>(
                 kc: usize,
                 a: *const $elem,
                 b: *const $elem,
@@ -66,15 +68,16 @@ macro_rules! simd_kernels {
                 alpha: $elem,
                 accumulate: bool,
             ) {
+                const { assert!(N <= NR) };
                 // SAFETY: extents as documented; unaligned loads and stores throughout.
                 unsafe {
-                    let mut c0 = [$zero(); NR];
-                    let mut c1 = [$zero(); NR];
+                    let mut c0 = [$zero(); N];
+                    let mut c1 = [$zero(); N];
                     let (mut a, mut b) = (a, b);
                     // Prefetches are hints: addresses past a panel's end (wrapping_add, never
                     // dereferenced) cannot fault.
                     if PREFETCH {
-                        for j in 0..NR {
+                        for j in 0..N {
                             let cj = c.wrapping_add(j * ldc);
                             _mm_prefetch::<_MM_HINT_T0>(cj.cast());
                             _mm_prefetch::<_MM_HINT_T0>(cj.wrapping_add(MR - 1).cast());
@@ -89,7 +92,7 @@ macro_rules! simd_kernels {
                         }
                         let a0 = $load(a);
                         let a1 = $load(a.add(LANES));
-                        for j in 0..NR {
+                        for j in 0..N {
                             let bj = $splat(*b.add(j));
                             c0[j] = $fma(a0, bj, c0[j]);
                             c1[j] = $fma(a1, bj, c1[j]);
@@ -98,7 +101,7 @@ macro_rules! simd_kernels {
                         b = b.add(NR);
                     }
                     let va = $splat(alpha);
-                    for j in 0..NR {
+                    for j in 0..N {
                         let cj = c.add(j * ldc);
                         let mut r0 = $mul(c0[j], va);
                         let mut r1 = $mul(c1[j], va);
