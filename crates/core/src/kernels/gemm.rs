@@ -7,6 +7,9 @@
 //!       for each NR panel, each MR panel:    micro-kernel on one MR × NR tile of C (L1)
 //! ```
 //!
+//! Where A is column-major and C has at most [`FUSE_N`] columns, Ā is not packed in a pass of
+//! its own: the micro-kernels of the first NR panel read A and write Ā as they go.
+//!
 //! A and B are read through strides (element (i, p) of A at `a[i rsa + p csa]`), so the three
 //! products of the step (A B, Aᵀ B, A Bᵀ) are one routine. The packing buffers are per thread
 //! and grow only: after the first product of a given size on a thread, none allocates.
@@ -102,15 +105,18 @@ pub(crate) trait Micro {
     ) -> bool {
         false
     }
-    /// `simd::*::micro` for columns 0..cols (1 ≤ cols ≤ NR) of the tile.
+    /// `simd::*::micro` for columns 0..cols (1 ≤ cols ≤ NR) of the tile; if PACK, Ā's panel
+    /// is read from a column-major A (stride lda) and packed into `a_dst` on the way.
     ///
     /// # Safety
     /// As `simd::*::micro`, with N = cols.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn micro<const PREFETCH: bool>(
+    unsafe fn micro<const PREFETCH: bool, const PACK: bool>(
         cols: usize,
         kc: usize,
         a: *const Self::E,
+        lda: usize,
+        a_dst: *mut Self::E,
         b: *const Self::E,
         c: *mut Self::E,
         ldc: usize,
@@ -133,10 +139,12 @@ macro_rules! micro {
             const NC: usize = $nc;
             const PREFETCH_WORK: usize = super::simd::$module::PREFETCH_WORK;
             #[inline(always)]
-            unsafe fn micro<const PREFETCH: bool>(
+            unsafe fn micro<const PREFETCH: bool, const PACK: bool>(
                 cols: usize,
                 kc: usize,
                 a: *const $e,
+                lda: usize,
+                a_dst: *mut $e,
                 b: *const $e,
                 c: *mut $e,
                 ldc: usize,
@@ -147,10 +155,10 @@ macro_rules! micro {
                 // SAFETY: forwarded contract, with N = cols.
                 unsafe {
                     match cols {
-                        $($edge => micro::<PREFETCH, $edge>(kc, a, b, c, ldc, alpha, accumulate),)*
+                        $($edge => micro::<PREFETCH, $edge, PACK>(kc, a, lda, a_dst, b, c, ldc, alpha, accumulate),)*
                         _ => {
                             debug_assert_eq!(cols, NR);
-                            micro::<PREFETCH, NR>(kc, a, b, c, ldc, alpha, accumulate)
+                            micro::<PREFETCH, NR, PACK>(kc, a, lda, a_dst, b, c, ldc, alpha, accumulate)
                         }
                     }
                 }
@@ -451,6 +459,9 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
             let bp0 = ap.add(a_len);
             let bp = bp0.add(align_offset(bp0));
             let mut tile = [K::E::default(); MAX_TILE];
+            // A column-major A with few columns of C to amortise a packing pass over: the
+            // micro-kernel of the first column panel reads each Ā panel from A and packs it.
+            let fuse = a.rs == 1 && n <= FUSE_N;
             let mut jc = 0;
             while jc < n {
                 let nc = K::NC.min(n - jc);
@@ -462,7 +473,20 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                     let mut ic = 0;
                     while ic < m {
                         let mc = K::MC.min(m - ic);
-                        pack_a::<K>(mc, kc, a.at(ic, pc), ap);
+                        // With `fuse`, only a last panel of fewer than MR rows is packed here.
+                        let whole = mc / mr * mr;
+                        if fuse {
+                            if whole < mc {
+                                pack_a::<K>(
+                                    mc - whole,
+                                    kc,
+                                    a.at(ic + whole, pc),
+                                    ap.add(whole * kc),
+                                );
+                            }
+                        } else {
+                            pack_a::<K>(mc, kc, a.at(ic, pc), ap);
+                        }
                         let mut jr = 0;
                         while jr < nc {
                             let cols = nr.min(nc - jr);
@@ -472,19 +496,48 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                                 let rows = mr.min(mc - ir);
                                 let a_panel = ap.add(ir * kc);
                                 let cij = c.add((ic + ir) * rsc + (jc + jr) * ldc);
-                                if rows == mr && rsc == 1 {
-                                    K::micro::<PREFETCH>(
-                                        cols, kc, a_panel, b_panel, cij, ldc, alpha, acc,
+                                // The tile is computed straight into C, or into `tile` and
+                                // added from there (partial rows, or a transposed C).
+                                let direct = rows == mr && rsc == 1;
+                                let (out, ldo, width) = if direct {
+                                    (cij, ldc, cols)
+                                } else {
+                                    (tile.as_mut_ptr(), mr, nr)
+                                };
+                                if fuse && jr == 0 && rows == mr {
+                                    // The first column panel packs the Ā panel it reads.
+                                    let src = a.at(ic + ir, pc).ptr;
+                                    K::micro::<PREFETCH, true>(
+                                        width,
+                                        kc,
+                                        src,
+                                        a.cs,
+                                        a_panel,
+                                        b_panel,
+                                        out,
+                                        ldo,
+                                        alpha,
+                                        direct && acc,
                                     );
                                 } else {
-                                    let t = tile.as_mut_ptr();
-                                    K::micro::<PREFETCH>(
-                                        nr, kc, a_panel, b_panel, t, mr, alpha, false,
+                                    K::micro::<PREFETCH, false>(
+                                        width,
+                                        kc,
+                                        a_panel,
+                                        mr,
+                                        std::ptr::null_mut(),
+                                        b_panel,
+                                        out,
+                                        ldo,
+                                        alpha,
+                                        direct && acc,
                                     );
+                                }
+                                if !direct {
                                     for j in 0..cols {
                                         for i in 0..rows {
                                             let cp = cij.add(i * rsc + j * ldc);
-                                            let v = *t.add(i + j * mr);
+                                            let v = *out.add(i + j * mr);
                                             *cp = if acc { *cp + v } else { v };
                                         }
                                     }
@@ -502,6 +555,10 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
         }
     });
 }
+
+/// Columns of C up to which a column-major A is packed by the micro-kernel of the first
+/// column panel instead of by a pass of its own (see [`gemm_with`]).
+const FUSE_N: usize = 512;
 
 /// The largest MR·NR of the micro-kernels (32 × 12).
 const MAX_TILE: usize = 32 * 12;
