@@ -8,13 +8,16 @@
 //! ```
 //!
 //! Where A is column-major and C has at most [`FUSE_N`] columns, Ā is not packed in a pass of
-//! its own: the micro-kernels of the first NR panel read A and write Ā as they go.
+//! its own: the micro-kernels of the first NR panel read A and write Ā as they go; likewise
+//! B̄ from a B with contiguous rows by the first MR panel where C has at most [`FUSE_M`] rows.
 //!
 //! A and B are read through strides (element (i, p) of A at `a[i rsa + p csa]`), so the three
 //! products of the step (A B, Aᵀ B, A Bᵀ) are one routine. The packing buffers are per thread
 //! and grow only: after the first product of a given size on a thread, none allocates.
 
 use std::cell::RefCell;
+
+use super::simd::Panel;
 use std::ops::{Add, Mul};
 
 /// An element type with thread-local packing buffers.
@@ -105,19 +108,17 @@ pub(crate) trait Micro {
     ) -> bool {
         false
     }
-    /// `simd::*::micro` for columns 0..cols (1 ≤ cols ≤ NR) of the tile; if PACK, Ā's panel
-    /// is read from a column-major A (stride lda) and packed into `a_dst` on the way.
+    /// `simd::*::micro` for columns 0..cols (1 ≤ cols ≤ NR) of the tile, packing Ā's panel
+    /// if PACK_A and B̄'s if PACK_B (then cols = NR) as it reads them.
     ///
     /// # Safety
     /// As `simd::*::micro`, with N = cols.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn micro<const PREFETCH: bool, const PACK: bool>(
+    unsafe fn micro<const PREFETCH: bool, const PACK_A: bool, const PACK_B: bool>(
         cols: usize,
         kc: usize,
-        a: *const Self::E,
-        lda: usize,
-        a_dst: *mut Self::E,
-        b: *const Self::E,
+        a: Panel<Self::E>,
+        b: Panel<Self::E>,
         c: *mut Self::E,
         ldc: usize,
         alpha: Self::E,
@@ -139,26 +140,26 @@ macro_rules! micro {
             const NC: usize = $nc;
             const PREFETCH_WORK: usize = super::simd::$module::PREFETCH_WORK;
             #[inline(always)]
-            unsafe fn micro<const PREFETCH: bool, const PACK: bool>(
+            unsafe fn micro<const PREFETCH: bool, const PACK_A: bool, const PACK_B: bool>(
                 cols: usize,
                 kc: usize,
-                a: *const $e,
-                lda: usize,
-                a_dst: *mut $e,
-                b: *const $e,
+                a: Panel<$e>,
+                b: Panel<$e>,
                 c: *mut $e,
                 ldc: usize,
                 alpha: $e,
                 accumulate: bool,
             ) {
                 use super::simd::$module::{micro, NR};
-                // SAFETY: forwarded contract, with N = cols.
+                // SAFETY: forwarded contract, with N = cols (= NR if PACK_B).
                 unsafe {
                     match cols {
-                        $($edge => micro::<PREFETCH, $edge, PACK>(kc, a, lda, a_dst, b, c, ldc, alpha, accumulate),)*
+                        $($edge if !PACK_B => {
+                            micro::<PREFETCH, $edge, PACK_A, false>(kc, a, b, c, ldc, alpha, accumulate)
+                        })*
                         _ => {
                             debug_assert_eq!(cols, NR);
-                            micro::<PREFETCH, NR, PACK>(kc, a, lda, a_dst, b, c, ldc, alpha, accumulate)
+                            micro::<PREFETCH, NR, PACK_A, PACK_B>(kc, a, b, c, ldc, alpha, accumulate)
                         }
                     }
                 }
@@ -460,32 +461,40 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
             let bp = bp0.add(align_offset(bp0));
             let mut tile = [K::E::default(); MAX_TILE];
             // A column-major A with few columns of C to amortise a packing pass over: the
-            // micro-kernel of the first column panel reads each Ā panel from A and packs it.
-            let fuse = a.rs == 1 && n <= FUSE_N;
+            // micro-kernels of the first column panel read each Ā panel from A and pack it.
+            // Likewise a B with contiguous rows and few rows of C: the micro-kernels of the
+            // first row panel pack each full B̄ panel.
+            let fuse_a = a.rs == 1 && n <= FUSE_N;
+            let fuse_b = b.cs == 1 && m <= FUSE_M;
             let mut jc = 0;
             while jc < n {
                 let nc = K::NC.min(n - jc);
                 let mut pc = 0;
                 while pc < k {
                     let kc = K::KC.min(k - pc);
-                    pack_b::<K>(kc, nc, b.at(pc, jc), bp);
+                    // With `fuse_b`, only a last panel of fewer than NR columns is packed here.
+                    let whole_b = if fuse_b { nc / nr * nr } else { 0 };
+                    if whole_b < nc {
+                        pack_b::<K>(
+                            kc,
+                            nc - whole_b,
+                            b.at(pc, jc + whole_b),
+                            bp.add(whole_b * kc),
+                        );
+                    }
                     let acc = accumulate || pc > 0;
                     let mut ic = 0;
                     while ic < m {
                         let mc = K::MC.min(m - ic);
-                        // With `fuse`, only a last panel of fewer than MR rows is packed here.
-                        let whole = mc / mr * mr;
-                        if fuse {
-                            if whole < mc {
-                                pack_a::<K>(
-                                    mc - whole,
-                                    kc,
-                                    a.at(ic + whole, pc),
-                                    ap.add(whole * kc),
-                                );
-                            }
-                        } else {
-                            pack_a::<K>(mc, kc, a.at(ic, pc), ap);
+                        // With `fuse_a`, only a last panel of fewer than MR rows is packed here.
+                        let whole_a = if fuse_a { mc / mr * mr } else { 0 };
+                        if whole_a < mc {
+                            pack_a::<K>(
+                                mc - whole_a,
+                                kc,
+                                a.at(ic + whole_a, pc),
+                                ap.add(whole_a * kc),
+                            );
                         }
                         let mut jr = 0;
                         while jr < nc {
@@ -504,34 +513,42 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                                 } else {
                                     (tile.as_mut_ptr(), mr, nr)
                                 };
-                                if fuse && jr == 0 && rows == mr {
-                                    // The first column panel packs the Ā panel it reads.
-                                    let src = a.at(ic + ir, pc).ptr;
-                                    K::micro::<PREFETCH, true>(
-                                        width,
-                                        kc,
-                                        src,
-                                        a.cs,
-                                        a_panel,
-                                        b_panel,
-                                        out,
-                                        ldo,
-                                        alpha,
-                                        direct && acc,
-                                    );
+                                // The first column panel packs the Ā panels it reads, the
+                                // first row panel the full B̄ panels.
+                                let pack_a_now = fuse_a && jr == 0 && rows == mr;
+                                let pack_b_now = fuse_b && ic == 0 && ir == 0 && cols == nr;
+                                let a_op = if pack_a_now {
+                                    Panel {
+                                        src: a.at(ic + ir, pc).ptr,
+                                        step: a.cs,
+                                        dst: a_panel,
+                                    }
                                 } else {
-                                    K::micro::<PREFETCH, false>(
-                                        width,
-                                        kc,
-                                        a_panel,
-                                        mr,
-                                        std::ptr::null_mut(),
-                                        b_panel,
-                                        out,
-                                        ldo,
-                                        alpha,
-                                        direct && acc,
-                                    );
+                                    Panel::packed(a_panel, mr)
+                                };
+                                let b_op = if pack_b_now {
+                                    Panel {
+                                        src: b.at(pc, jc + jr).ptr,
+                                        step: b.rs,
+                                        dst: b_panel,
+                                    }
+                                } else {
+                                    Panel::packed(b_panel, nr)
+                                };
+                                let acc_out = direct && acc;
+                                match (pack_a_now, pack_b_now) {
+                                    (false, false) => K::micro::<PREFETCH, false, false>(
+                                        width, kc, a_op, b_op, out, ldo, alpha, acc_out,
+                                    ),
+                                    (true, false) => K::micro::<PREFETCH, true, false>(
+                                        width, kc, a_op, b_op, out, ldo, alpha, acc_out,
+                                    ),
+                                    (false, true) => K::micro::<PREFETCH, false, true>(
+                                        width, kc, a_op, b_op, out, ldo, alpha, acc_out,
+                                    ),
+                                    (true, true) => K::micro::<PREFETCH, true, true>(
+                                        width, kc, a_op, b_op, out, ldo, alpha, acc_out,
+                                    ),
                                 }
                                 if !direct {
                                     for j in 0..cols {
@@ -556,9 +573,16 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
     });
 }
 
-/// Columns of C up to which a column-major A is packed by the micro-kernel of the first
-/// column panel instead of by a pass of its own (see [`gemm_with`]).
+/// Columns of C up to which a column-major A is packed by the micro-kernels of the first
+/// column panel instead of by a pass of its own (see [`gemm_with`]). `gemm-vs-blas`, medians
+/// of 3 runs: S3's forward 128x784x64 f32 0.936 → 0.983× OpenBLAS, f64 0.979 → 1.039×; S4's
+/// 512x512x256 +1.3 % / +2.7 %; at 1024 columns −0.4 to −1.1 %.
 const FUSE_N: usize = 512;
+
+/// Rows of C up to which a B with contiguous rows is packed by the micro-kernels of the first
+/// row panel instead of by a pass of its own. S3's update 128x64x784 (C = W_0, B = Xᵀ) f32
+/// 0.966 → 0.991×, f64 0.972 → 1.016×; S4's with 512 rows −0.3 to −1.8 %.
+const FUSE_M: usize = 256;
 
 /// The largest MR·NR of the micro-kernels (32 × 12).
 const MAX_TILE: usize = 32 * 12;

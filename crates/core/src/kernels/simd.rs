@@ -21,6 +21,26 @@
 
 #![allow(clippy::too_many_arguments)]
 
+/// One operand of a micro-kernel call: its k-steps start every `step` elements from `src`;
+/// a call that packs the operand also stores them, packed, to `dst` (null otherwise).
+#[derive(Clone, Copy)]
+pub(crate) struct Panel<E> {
+    pub src: *const E,
+    pub step: usize,
+    pub dst: *mut E,
+}
+
+impl<E> Panel<E> {
+    /// An already packed panel of `width` elements per k-step.
+    pub(crate) fn packed(src: *const E, width: usize) -> Self {
+        Self {
+            src,
+            step: width,
+            dst: core::ptr::null_mut(),
+        }
+    }
+}
+
 macro_rules! simd_kernels {
     (
         $module:ident, $feature:literal, $elem:ty, lanes = $lanes:expr, nr = $nr:expr,
@@ -53,34 +73,44 @@ macro_rules! simd_kernels {
             /// is packed MR per k-step, B̄ NR per k-step, C(i, j) is at `c + i + j ldc`; with
             /// software prefetches if PREFETCH. N < NR is the last, partial panel of a C
             /// whose columns are not a multiple of NR (S3–S5's 64, 256, 784 and 1024 all leave
-            /// 4 of AVX2's 6), written in place with N / NR of the work. If PACK, Ā is read
-            /// from a column-major A instead (MR rows at stride lda, kc columns) and stored
-            /// packed to `a_dst` as it is read, which saves the packing its own pass over A
-            /// (S3's forward product 0.94 → 0.98× OpenBLAS's in f32, 0.98 → 1.04× in f64).
+            /// 4 of AVX2's 6), written in place with N / NR of the work.
+            ///
+            /// If PACK_A, Ā is read from a column-major A instead (MR rows, one column every
+            /// `a.step`) and stored packed to `a.dst` as it is read; if PACK_B, B̄ from a B
+            /// with contiguous rows (NR elements, one row every `b.step`, N = NR) into
+            /// `b.dst`. This saves the packing its own pass over A or B (see `gemm::FUSE_N` and
+            /// `gemm::FUSE_M` for where it pays).
             ///
             /// # Safety
-            /// The CPU has the module's features; `a` holds kc·MR (or, if PACK, MR rows of kc
-            /// columns at stride lda), `b` kc·NR elements; if PACK, `a_dst` holds kc·MR; C's
-            /// MR × N tile is valid for reads and writes.
+            /// The CPU has the module's features; `a` holds kc·MR elements (if PACK_A, MR
+            /// rows of kc columns at stride a.step, and a.dst kc·MR), `b` kc·NR (if PACK_B, kc
+            /// rows of NR at stride b.step, and b.dst kc·NR); C's MR × N tile is valid for
+            /// reads and writes.
             #[target_feature(enable = $feature)]
-            pub(crate) unsafe fn micro<const PREFETCH: bool, const N: usize, const PACK: bool>(
+            pub(crate) unsafe fn micro<
+                const PREFETCH: bool,
+                const N: usize,
+                const PACK_A: bool,
+                const PACK_B: bool,
+            >(
                 kc: usize,
-                a: *const $elem,
-                lda: usize,
-                a_dst: *mut $elem,
-                b: *const $elem,
+                a: super::Panel<$elem>,
+                b: super::Panel<$elem>,
                 c: *mut $elem,
                 ldc: usize,
                 alpha: $elem,
                 accumulate: bool,
             ) {
-                const { assert!(N <= NR) };
+                const { assert!(N <= NR && (N == NR || !PACK_B)) };
                 // SAFETY: extents as documented; unaligned loads and stores throughout.
                 unsafe {
                     let mut c0 = [$zero(); N];
                     let mut c1 = [$zero(); N];
-                    let (mut a, mut b, mut d) = (a, b, a_dst);
-                    let step = if PACK { lda } else { MR };
+                    let (a_step, b_step) = (
+                        if PACK_A { a.step } else { MR },
+                        if PACK_B { b.step } else { NR },
+                    );
+                    let (mut ap, mut bp, mut ad, mut bd) = (a.src, b.src, a.dst, b.dst);
                     // Prefetches are hints: addresses past a panel's end (wrapping_add, never
                     // dereferenced) cannot fault.
                     if PREFETCH {
@@ -92,25 +122,29 @@ macro_rules! simd_kernels {
                     }
                     for _ in 0..kc {
                         if PREFETCH {
-                            let ap = a.wrapping_add(PF_A * step);
-                            _mm_prefetch::<_MM_HINT_T0>(ap.cast());
-                            _mm_prefetch::<_MM_HINT_T0>(ap.wrapping_add(LANES).cast());
-                            _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add(PF_B * NR).cast());
+                            let ahead = ap.wrapping_add(PF_A * a_step);
+                            _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+                            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(LANES).cast());
+                            _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_add(PF_B * b_step).cast());
                         }
-                        let a0 = $load(a);
-                        let a1 = $load(a.add(LANES));
-                        if PACK {
-                            $store(d, a0);
-                            $store(d.add(LANES), a1);
-                            d = d.add(MR);
+                        let a0 = $load(ap);
+                        let a1 = $load(ap.add(LANES));
+                        if PACK_A {
+                            $store(ad, a0);
+                            $store(ad.add(LANES), a1);
+                            ad = ad.add(MR);
+                        }
+                        if PACK_B {
+                            core::ptr::copy_nonoverlapping(bp, bd, NR);
+                            bd = bd.add(NR);
                         }
                         for j in 0..N {
-                            let bj = $splat(*b.add(j));
+                            let bj = $splat(*bp.add(j));
                             c0[j] = $fma(a0, bj, c0[j]);
                             c1[j] = $fma(a1, bj, c1[j]);
                         }
-                        a = a.add(step);
-                        b = b.add(NR);
+                        ap = ap.add(a_step);
+                        bp = bp.add(b_step);
                     }
                     let va = $splat(alpha);
                     for j in 0..N {
