@@ -17,7 +17,7 @@
 
 use std::cell::RefCell;
 
-use super::simd::Panel;
+use super::simd::{B_COLUMNS, B_PACKED, B_PACKS, Panel};
 use std::ops::{Add, Mul};
 
 /// An element type with thread-local packing buffers.
@@ -109,12 +109,12 @@ pub(crate) trait Micro {
         false
     }
     /// `simd::*::micro` for columns 0..cols (1 ≤ cols ≤ NR) of the tile, packing Ā's panel
-    /// if PACK_A and B̄'s if PACK_B (then cols = NR) as it reads them.
+    /// if PACK_A and reading B as B says (`simd::B_*`; cols = NR if it packs B̄).
     ///
     /// # Safety
     /// As `simd::*::micro`, with N = cols.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn micro<const PREFETCH: bool, const PACK_A: bool, const PACK_B: bool>(
+    unsafe fn micro<const PREFETCH: bool, const PACK_A: bool, const B: u8>(
         cols: usize,
         kc: usize,
         a: Panel<Self::E>,
@@ -140,7 +140,7 @@ macro_rules! micro {
             const NC: usize = $nc;
             const PREFETCH_WORK: usize = super::simd::$module::PREFETCH_WORK;
             #[inline(always)]
-            unsafe fn micro<const PREFETCH: bool, const PACK_A: bool, const PACK_B: bool>(
+            unsafe fn micro<const PREFETCH: bool, const PACK_A: bool, const B: u8>(
                 cols: usize,
                 kc: usize,
                 a: Panel<$e>,
@@ -151,15 +151,17 @@ macro_rules! micro {
                 accumulate: bool,
             ) {
                 use super::simd::$module::{micro, NR};
-                // SAFETY: forwarded contract, with N = cols (= NR if PACK_B).
+                // SAFETY: forwarded contract, with N = cols.
                 unsafe {
                     match cols {
-                        $($edge if !PACK_B => {
-                            micro::<PREFETCH, $edge, PACK_A, false>(kc, a, b, c, ldc, alpha, accumulate)
+                        // Partial panels: B̄ is packed (a B read in place or packed here
+                        // comes in full panels only).
+                        $($edge if B == B_PACKED => {
+                            micro::<PREFETCH, $edge, PACK_A, B_PACKED>(kc, a, b, c, ldc, alpha, accumulate)
                         })*
                         _ => {
                             debug_assert_eq!(cols, NR);
-                            micro::<PREFETCH, NR, PACK_A, PACK_B>(kc, a, b, c, ldc, alpha, accumulate)
+                            micro::<PREFETCH, NR, PACK_A, B>(kc, a, b, c, ldc, alpha, accumulate)
                         }
                     }
                 }
@@ -466,6 +468,11 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
             // first row panel pack each full B̄ panel.
             let fuse_a = a.rs == 1 && n <= FUSE_N;
             let fuse_b = b.cs == 1 && m <= FUSE_M;
+            // A column-major B, few rows of C and a long k: full B̄ panels are read in place,
+            // as NR column streams, and never packed. S3's forward 128x784x64 (B = X) f32
+            // 0.979 → 1.023×, f64 1.036 → 1.082× OpenBLAS (gemm-vs-blas, medians of 3 runs);
+            // its output layer's Wᵀ Δ, 128x10x64, 1.11 → 1.08× and 1.09 → 1.02×, so not there.
+            let b_columns = b.rs == 1 && b.cs != 1 && m <= FUSE_M && k >= COLUMNS_K;
             let mut jc = 0;
             while jc < n {
                 let nc = K::NC.min(n - jc);
@@ -473,7 +480,7 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                 while pc < k {
                     let kc = K::KC.min(k - pc);
                     // With `fuse_b`, only a last panel of fewer than NR columns is packed here.
-                    let whole_b = if fuse_b { nc / nr * nr } else { 0 };
+                    let whole_b = if fuse_b || b_columns { nc / nr * nr } else { 0 };
                     if whole_b < nc {
                         pack_b::<K>(
                             kc,
@@ -517,10 +524,12 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                                 // first row panel the full B̄ panels.
                                 let pack_a_now = fuse_a && jr == 0 && rows == mr;
                                 let pack_b_now = fuse_b && ic == 0 && ir == 0 && cols == nr;
+                                let columns_now = b_columns && cols == nr;
                                 let a_op = if pack_a_now {
                                     Panel {
                                         src: a.at(ic + ir, pc).ptr,
                                         step: a.cs,
+                                        across: 1,
                                         dst: a_panel,
                                     }
                                 } else {
@@ -530,25 +539,36 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                                     Panel {
                                         src: b.at(pc, jc + jr).ptr,
                                         step: b.rs,
+                                        across: 1,
                                         dst: b_panel,
+                                    }
+                                } else if columns_now {
+                                    Panel {
+                                        src: b.at(pc, jc + jr).ptr,
+                                        step: 1,
+                                        across: b.cs,
+                                        dst: std::ptr::null_mut(),
                                     }
                                 } else {
                                     Panel::packed(b_panel, nr)
                                 };
                                 let acc_out = direct && acc;
-                                match (pack_a_now, pack_b_now) {
-                                    (false, false) => K::micro::<PREFETCH, false, false>(
-                                        width, kc, a_op, b_op, out, ldo, alpha, acc_out,
-                                    ),
-                                    (true, false) => K::micro::<PREFETCH, true, false>(
-                                        width, kc, a_op, b_op, out, ldo, alpha, acc_out,
-                                    ),
-                                    (false, true) => K::micro::<PREFETCH, false, true>(
-                                        width, kc, a_op, b_op, out, ldo, alpha, acc_out,
-                                    ),
-                                    (true, true) => K::micro::<PREFETCH, true, true>(
-                                        width, kc, a_op, b_op, out, ldo, alpha, acc_out,
-                                    ),
+                                let args = (width, kc, a_op, b_op, out, ldo, alpha, acc_out);
+                                match (pack_a_now, pack_b_now, columns_now) {
+                                    (false, false, false) => {
+                                        call::<K, PREFETCH, false, B_PACKED>(args)
+                                    }
+                                    (true, false, false) => {
+                                        call::<K, PREFETCH, true, B_PACKED>(args)
+                                    }
+                                    (false, true, _) => call::<K, PREFETCH, false, B_PACKS>(args),
+                                    (true, true, _) => call::<K, PREFETCH, true, B_PACKS>(args),
+                                    (false, false, true) => {
+                                        call::<K, PREFETCH, false, B_COLUMNS>(args)
+                                    }
+                                    (true, false, true) => {
+                                        call::<K, PREFETCH, true, B_COLUMNS>(args)
+                                    }
                                 }
                                 if !direct {
                                     for j in 0..cols {
@@ -571,6 +591,24 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
             }
         }
     });
+}
+
+/// Depth from which a column-major B is read in place (see [`gemm_with`]).
+const COLUMNS_K: usize = 64;
+
+/// The arguments of [`Micro::micro`] after its const parameters.
+type MicroArgs<E> = (usize, usize, Panel<E>, Panel<E>, *mut E, usize, E, bool);
+
+/// [`Micro::micro`] on a tuple of its arguments (one line per variant in [`gemm_with`]).
+///
+/// # Safety
+/// As [`Micro::micro`].
+#[inline(always)]
+unsafe fn call<K: Micro, const PREFETCH: bool, const PACK_A: bool, const B: u8>(
+    (cols, kc, a, b, c, ldc, alpha, accumulate): MicroArgs<K::E>,
+) {
+    // SAFETY: the caller's.
+    unsafe { K::micro::<PREFETCH, PACK_A, B>(cols, kc, a, b, c, ldc, alpha, accumulate) }
 }
 
 /// Columns of C up to which a column-major A is packed by the micro-kernels of the first

@@ -21,12 +21,14 @@
 
 #![allow(clippy::too_many_arguments)]
 
-/// One operand of a micro-kernel call: its k-steps start every `step` elements from `src`;
-/// a call that packs the operand also stores them, packed, to `dst` (null otherwise).
+/// One operand of a micro-kernel call: its k-steps start every `step` elements from `src`,
+/// the elements of one k-step `across` apart (1 but for [`B_COLUMNS`]); a call that packs the
+/// operand also stores them, packed, to `dst` (null otherwise).
 #[derive(Clone, Copy)]
 pub(crate) struct Panel<E> {
     pub src: *const E,
     pub step: usize,
+    pub across: usize,
     pub dst: *mut E,
 }
 
@@ -36,10 +38,19 @@ impl<E> Panel<E> {
         Self {
             src,
             step: width,
+            across: 1,
             dst: core::ptr::null_mut(),
         }
     }
 }
+
+/// How `micro` reads B: a packed B̄ panel.
+pub(crate) const B_PACKED: u8 = 0;
+/// How `micro` reads B: rows contiguous (a k-step every `b.step`), packing B̄ to `b.dst`.
+pub(crate) const B_PACKS: u8 = 1;
+/// How `micro` reads B: column-major, in place (k-steps contiguous, columns `b.across`
+/// apart), nothing packed: the NR columns are NR sequential streams.
+pub(crate) const B_COLUMNS: u8 = 2;
 
 macro_rules! simd_kernels {
     (
@@ -76,22 +87,24 @@ macro_rules! simd_kernels {
             /// 4 of AVX2's 6), written in place with N / NR of the work.
             ///
             /// If PACK_A, Ā is read from a column-major A instead (MR rows, one column every
-            /// `a.step`) and stored packed to `a.dst` as it is read; if PACK_B, B̄ from a B
-            /// with contiguous rows (NR elements, one row every `b.step`, N = NR) into
+            /// `a.step`) and stored packed to `a.dst` as it is read; if B is [`B_PACKS`], B̄
+            /// from a B with contiguous rows (NR elements, one row every `b.step`, N = NR) into
             /// `b.dst`. This saves the packing its own pass over A or B (see `gemm::FUSE_N` and
-            /// `gemm::FUSE_M` for where it pays).
+            /// `gemm::FUSE_M` for where it pays). If B is [`B_COLUMNS`], B is read where it
+            /// lies, column-major, and never packed.
             ///
             /// # Safety
             /// The CPU has the module's features; `a` holds kc·MR elements (if PACK_A, MR
-            /// rows of kc columns at stride a.step, and a.dst kc·MR), `b` kc·NR (if PACK_B, kc
-            /// rows of NR at stride b.step, and b.dst kc·NR); C's MR × N tile is valid for
-            /// reads and writes.
+            /// rows of kc columns at stride a.step, and a.dst kc·MR), `b` kc·NR (if
+            /// [`B_PACKS`], kc rows of NR at stride b.step, and b.dst kc·NR; if [`B_COLUMNS`],
+            /// N columns of kc at stride b.across); C's MR × N tile is valid for reads and
+            /// writes.
             #[target_feature(enable = $feature)]
             pub(crate) unsafe fn micro<
                 const PREFETCH: bool,
                 const N: usize,
                 const PACK_A: bool,
-                const PACK_B: bool,
+                const B: u8,
             >(
                 kc: usize,
                 a: super::Panel<$elem>,
@@ -101,15 +114,16 @@ macro_rules! simd_kernels {
                 alpha: $elem,
                 accumulate: bool,
             ) {
-                const { assert!(N <= NR && (N == NR || !PACK_B)) };
+                const { assert!(N <= NR && (N == NR || B != super::B_PACKS)) };
                 // SAFETY: extents as documented; unaligned loads and stores throughout.
                 unsafe {
                     let mut c0 = [$zero(); N];
                     let mut c1 = [$zero(); N];
                     let (a_step, b_step) = (
                         if PACK_A { a.step } else { MR },
-                        if PACK_B { b.step } else { NR },
+                        if B == super::B_PACKED { NR } else { b.step },
                     );
+                    let across = if B == super::B_COLUMNS { b.across } else { 1 };
                     let (mut ap, mut bp, mut ad, mut bd) = (a.src, b.src, a.dst, b.dst);
                     // Prefetches are hints: addresses past a panel's end (wrapping_add, never
                     // dereferenced) cannot fault.
@@ -134,12 +148,12 @@ macro_rules! simd_kernels {
                             $store(ad.add(LANES), a1);
                             ad = ad.add(MR);
                         }
-                        if PACK_B {
+                        if B == super::B_PACKS {
                             core::ptr::copy_nonoverlapping(bp, bd, NR);
                             bd = bd.add(NR);
                         }
                         for j in 0..N {
-                            let bj = $splat(*bp.add(j));
+                            let bj = $splat(*bp.add(j * across));
                             c0[j] = $fma(a0, bj, c0[j]);
                             c1[j] = $fma(a1, bj, c1[j]);
                         }
