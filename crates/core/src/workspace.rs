@@ -428,8 +428,9 @@ impl<T: Scalar> Workspace<T> {
         let len = cols * b;
         let sigma = net.activation();
         if sigma.builtin() == Some(Activation::Sigmoid) {
-            kernels::sigmoid_mul_prime_on(
-                &self.z[i - 1][..len],
+            // σ'(Z_i) = A_i ⊙ (1 − A_i), from the activations the forward pass stored.
+            kernels::sigmoid_output_mul_prime_on(
+                &self.a[i - 1][..len],
                 &mut d_i[..len],
                 self.pool.as_deref(),
             );
