@@ -286,6 +286,22 @@ impl<T: Scalar> Network<T> {
     /// [`Error::NonFiniteData`].
     pub fn check_batch(&self, x: DMatrixView<'_, T>, y: DMatrixView<'_, T>) -> Result<()> {
         self.check_inputs(x)?;
+        self.check_targets(x, y)
+    }
+
+    /// [`Network::check_batch`] but for the finiteness of `x`, which the caller checks itself
+    /// (the batched step, through Z_1 = W_0 X: see `Workspace::step`).
+    pub(crate) fn check_batch_shapes(
+        &self,
+        x: DMatrixView<'_, T>,
+        y: DMatrixView<'_, T>,
+    ) -> Result<()> {
+        self.check_input_shape(x)?;
+        self.check_targets(x, y)
+    }
+
+    /// `y` is l_n × B for the B samples of `x`, all finite.
+    fn check_targets(&self, x: DMatrixView<'_, T>, y: DMatrixView<'_, T>) -> Result<()> {
         if y.nrows() != self.outputs() {
             return Err(Error::DataShape {
                 what: "targets",
@@ -307,6 +323,12 @@ impl<T: Scalar> Network<T> {
     /// # Errors
     /// [`Error::DataShape`], [`Error::NoSamples`], [`Error::NonFiniteData`].
     pub fn check_inputs(&self, x: DMatrixView<'_, T>) -> Result<()> {
+        self.check_input_shape(x)?;
+        check_finite_data("input", x)
+    }
+
+    /// `x` is l_0 × B with B ≥ 1.
+    fn check_input_shape(&self, x: DMatrixView<'_, T>) -> Result<()> {
         if x.nrows() != self.inputs() {
             return Err(Error::DataShape {
                 what: "inputs",
@@ -317,7 +339,7 @@ impl<T: Scalar> Network<T> {
         if x.ncols() == 0 {
             return Err(Error::NoSamples);
         }
-        check_finite_data("input", x)
+        Ok(())
     }
 }
 
@@ -338,24 +360,29 @@ fn check_finite_weights<T: Scalar>(layer: usize, w: DMatrixView<'_, T>) -> Resul
     Ok(())
 }
 
+/// Whether every value is finite: a fast scan (eight independent sums, so it vectorises) of
+/// 0 · v, which is 0 for a finite v and NaN otherwise.
+pub(crate) fn all_finite<T: Scalar>(values: &[T]) -> bool {
+    let mut acc = [T::zero(); 8];
+    let chunks = values.chunks_exact(8);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a += v * T::zero();
+        }
+    }
+    for (a, &v) in acc.iter_mut().zip(tail) {
+        *a += v * T::zero();
+    }
+    acc.iter().all(|&a| a == T::zero())
+}
+
 fn check_finite_data<T: Scalar>(what: &'static str, m: DMatrixView<'_, T>) -> Result<()> {
     for sample in 0..m.ncols() {
         let column = m.column(sample);
         let values = column.as_slice();
-        // Fast scan first (eight independent sums, so it vectorises): 0 · v is 0 for a finite
-        // v and NaN otherwise. Only a column that fails is searched for the culprit.
-        let mut acc = [T::zero(); 8];
-        let chunks = values.chunks_exact(8);
-        let tail = chunks.remainder();
-        for chunk in chunks {
-            for (a, &v) in acc.iter_mut().zip(chunk) {
-                *a += v * T::zero();
-            }
-        }
-        for (a, &v) in acc.iter_mut().zip(tail) {
-            *a += v * T::zero();
-        }
-        if acc.iter().all(|&a| a == T::zero()) {
+        // Only a column that fails the fast scan is searched for the culprit.
+        if all_finite(values) {
             continue;
         }
         for (row, &value) in values.iter().enumerate() {

@@ -16,7 +16,7 @@ use crate::activation::Activation;
 use crate::error::{Error, Result};
 use crate::gradient::{Denominator, Gradient};
 use crate::kernels::{self, Op, ThreadPool};
-use crate::network::Network;
+use crate::network::{self, Network};
 use crate::scalar::Scalar;
 use nalgebra::DMatrixView;
 use std::sync::Arc;
@@ -158,6 +158,8 @@ impl<T: Scalar> Workspace<T> {
         Ok(())
     }
 
+    /// The checks of [`Network::check_batch`] but the finiteness of X, which
+    /// [`Workspace::check_inputs_through`] makes after the forward pass.
     fn check(&self, net: &Network<T>, x: DMatrixView<'_, T>, y: DMatrixView<'_, T>) -> Result<()> {
         self.check_network(net)?;
         if x.ncols() > self.capacity {
@@ -170,7 +172,25 @@ impl<T: Scalar> Workspace<T> {
                 ),
             });
         }
-        net.check_batch(x, y)
+        net.check_batch_shapes(x, y)
+    }
+
+    /// After the forward pass of the batch `x`: X is finite if Z_1 = W_0 X is, since a NaN or
+    /// ±∞ in sample s makes all of Z_1's column s NaN or ±∞ (0 · ∞ is NaN, and every term of
+    /// W_0 x_s enters each sum); only a Z_1 that is not, l_1 × B values already in cache
+    /// instead of the l_0 × B of X (S3: 8 192 instead of 50 176), sends X through
+    /// [`Network::check_inputs`], which names the first culprit. A finite X with a Z_1 that
+    /// is not (overflow, or weights made non-finite) passes here as before.
+    ///
+    /// # Errors
+    /// [`Error::NonFiniteData`] for X, as [`Network::check_inputs`].
+    fn check_inputs_through(&self, net: &Network<T>, x: DMatrixView<'_, T>) -> Result<()> {
+        let len = self.sizes[1] * x.ncols();
+        if network::all_finite(&self.z[0][..len]) {
+            Ok(())
+        } else {
+            net.check_inputs(x)
+        }
     }
 
     /// Computes E and ∂E/∂W_i (denominator layout, summed over the batch) for `x` (l_0 × B) and
@@ -186,7 +206,10 @@ impl<T: Scalar> Workspace<T> {
         y: DMatrixView<'_, T>,
     ) -> Result<T> {
         self.check(net, x, y)?;
-        Ok(self.gradient_unchecked(net, x, y))
+        let (xs, ys) = self.load_forward(net, x, y)?;
+        let e = self.output_delta(ys, x.ncols());
+        self.backward(net, xs, x.ncols());
+        Ok(e)
     }
 
     /// The forward pass only: Z_{i+1} = W_i A_i, A_i = σ(Z_i) for the batch `x` (l_0 × B), into
@@ -240,27 +263,29 @@ impl<T: Scalar> Workspace<T> {
         reduction: Reduction,
     ) -> Result<T> {
         self.check(net, x, y)?;
-        Ok(self.step_unchecked(net, x, y, learning_rate, reduction))
+        let (xs, ys) = self.load_forward(net, x, y)?;
+        let e = self.output_delta(ys, x.ncols());
+        let m = self.scaled_rate(learning_rate, reduction);
+        self.backward_update(net, xs, x.ncols(), m);
+        Ok(e)
     }
 
-    /// [`Workspace::step`] for a batch already checked against the network and capacity.
-    pub(crate) fn step_unchecked(
+    /// The forward pass of a batch checked but for X's finiteness, which is then checked
+    /// through Z_1 ([`Workspace::check_inputs_through`]); returns X and Y where they are read
+    /// in place (contiguous), `None` where the workspace holds a copy.
+    fn load_forward<'a>(
         &mut self,
-        net: &mut Network<T>,
-        x: DMatrixView<'_, T>,
-        y: DMatrixView<'_, T>,
-        learning_rate: T,
-        reduction: Reduction,
-    ) -> T {
+        net: &Network<T>,
+        x: DMatrixView<'a, T>,
+        y: DMatrixView<'a, T>,
+    ) -> Result<InPlace<'a, T>> {
         let b = x.ncols();
         let (xs, ys) = (contiguous(x), contiguous(y));
         self.load(x, y, xs.is_none(), ys.is_none());
         self.batch = b;
         self.forward_pass(net, xs, b);
-        let e = self.output_delta(ys, b);
-        let m = self.scaled_rate(learning_rate, reduction);
-        self.backward_update(net, xs, b, m);
-        e
+        self.check_inputs_through(net, x)?;
+        Ok((xs, ys))
     }
 
     /// m' = m, or m / B for [`Reduction::Mean`].
@@ -297,23 +322,6 @@ impl<T: Scalar> Workspace<T> {
                 *w -= m * g;
             }
         }
-    }
-
-    /// The batched forward and backward pass. `x` and `y` must already be checked.
-    pub(crate) fn gradient_unchecked(
-        &mut self,
-        net: &Network<T>,
-        x: DMatrixView<'_, T>,
-        y: DMatrixView<'_, T>,
-    ) -> T {
-        let b = x.ncols();
-        let (xs, ys) = (contiguous(x), contiguous(y));
-        self.load(x, y, xs.is_none(), ys.is_none());
-        self.batch = b;
-        self.forward_pass(net, xs, b);
-        let e = self.output_delta(ys, b);
-        self.backward(net, xs, b);
-        e
     }
 
     /// Copies samples `columns` of `x` and `y` into the batch buffers (the gather of a shuffled
@@ -494,6 +502,10 @@ impl<T: Scalar> Workspace<T> {
     }
 }
 
+/// X and Y of a batch where they are read in place (one contiguous column-major block), `None`
+/// where the workspace holds a copy.
+type InPlace<'a, T> = (Option<&'a [T]>, Option<&'a [T]>);
+
 /// The elements of `v` as one column-major slice, when the view is one contiguous block (a
 /// whole matrix, or whole columns of one): then the kernels read the batch in place.
 fn contiguous<T: Scalar>(v: DMatrixView<'_, T>) -> Option<&[T]> {
@@ -656,5 +668,69 @@ mod tests {
             }
             assert_eq!(w, net);
         }
+    }
+
+    /// X's finiteness is checked through Z_1 = W_0 X after the forward pass: a NaN or ±∞ is
+    /// still named where W_0's column for it is all zeros (0 · ∞ = NaN), through `gradient`
+    /// as `step`, in f32, for a view the workspace copies, and a non-finite target too; a
+    /// finite X whose Z_1 overflows is not called non-finite data.
+    #[test]
+    fn non_finite_inputs_are_named_through_the_first_layer() {
+        let mut net = Network::<f32>::random(&[40, 24, 3], Activation::Sigmoid, 9).unwrap();
+        net.weight_mut(0).column_mut(11).fill(0.0);
+        let (b, wide) = (70, 75);
+        let y = data::<f32>(3, b, 0.7);
+        let mut ws = Workspace::new(&net, b).unwrap();
+        for (row, sample, bad) in [
+            (11, 0, f32::INFINITY),
+            (11, 69, f32::NAN),
+            (39, 33, f32::NEG_INFINITY),
+        ] {
+            let mut x = data::<f32>(40, wide, 0.3);
+            x[(row, sample)] = bad;
+            // Columns 0..b of a wider matrix are contiguous; rows 0..40 of a taller one not.
+            let mut tall = DMatrix::<f32>::zeros(41, b);
+            tall.rows_mut(0, 40).copy_from(&x.columns(0, b));
+            for view in [x.columns(0, b), tall.rows(0, 40)] {
+                let mut w = net.clone();
+                let err = ws
+                    .step(&mut w, view, y.as_view(), 0.1, Reduction::Mean)
+                    .unwrap_err();
+                assert!(
+                    matches!(err, Error::NonFiniteData { what: "input", row: r, sample: s, .. }
+                        if (r, s) == (row, sample)),
+                    "step: {err:?}"
+                );
+                assert_eq!(w, net);
+                let err = ws.gradient(&net, view, y.as_view()).unwrap_err();
+                assert!(
+                    matches!(err, Error::NonFiniteData { row: r, sample: s, .. }
+                        if (r, s) == (row, sample)),
+                    "gradient: {err:?}"
+                );
+            }
+        }
+        let mut bad_y = y.clone();
+        bad_y[(2, 5)] = f32::NAN;
+        let x = data::<f32>(40, b, 0.3);
+        let err = ws.gradient(&net, x.as_view(), bad_y.as_view()).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::NonFiniteData {
+                what: "target",
+                row: 2,
+                sample: 5,
+                ..
+            }
+        ));
+        // Finite inputs of f32::MAX / 2: Z_1 overflows to ±∞ (σ saturates), and that is not
+        // the data's fault.
+        let huge = DMatrix::<f32>::from_element(40, b, f32::MAX / 2.0);
+        let result = ws.gradient(&net, huge.as_view(), y.as_view());
+        assert!(result.is_ok(), "finite inputs refused: {result:?}");
+        assert!(
+            ws.z[0][..24 * b].iter().any(|v| !v.is_finite()),
+            "Z_1 did not overflow"
+        );
     }
 }
