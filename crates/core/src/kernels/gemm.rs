@@ -479,7 +479,8 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                 let mut pc = 0;
                 while pc < k {
                     let kc = K::KC.min(k - pc);
-                    // With `fuse_b`, only a last panel of fewer than NR columns is packed here.
+                    // With `fuse_b` or `b_columns`, only a last panel of fewer than NR columns
+                    // is packed here.
                     let whole_b = if fuse_b || b_columns { nc / nr * nr } else { 0 };
                     if whole_b < nc {
                         pack_b::<K>(
