@@ -648,13 +648,14 @@ simd_kernels!(
     mul = _mm256_mul_ps
 );
 
-/// dst[p·COLS + j] = b[p + j·ldb] for p0 ≤ p < kc, j < COLS: the k-steps a transposing
+/// dst[p·STRIDE + j] = b[p + j·ldb] for p0 ≤ p < kc, j < COLS: the k-steps a transposing
 /// pack leaves after its last whole block, element by element.
 ///
 /// # Safety
-/// b holds columns 0..COLS of kc elements at stride ldb; dst holds COLS·kc elements.
+/// b holds columns 0..COLS of kc elements at stride ldb; dst holds kc rows of STRIDE ≥ COLS
+/// elements.
 #[inline(always)]
-unsafe fn copy_panel_rows<E: Copy, const COLS: usize>(
+unsafe fn copy_panel_rows<E: Copy, const COLS: usize, const STRIDE: usize>(
     p0: usize,
     kc: usize,
     b: *const E,
@@ -663,8 +664,8 @@ unsafe fn copy_panel_rows<E: Copy, const COLS: usize>(
 ) {
     for p in p0..kc {
         for j in 0..COLS {
-            // SAFETY: p < kc, j < COLS, as the caller's extents.
-            unsafe { *dst.add(p * COLS + j) = *b.add(p + j * ldb) };
+            // SAFETY: p < kc, j < COLS ≤ STRIDE, as the caller's extents.
+            unsafe { *dst.add(p * STRIDE + j) = *b.add(p + j * ldb) };
         }
     }
 }
@@ -763,7 +764,7 @@ pub(crate) mod pack_avx512 {
                 }
                 p += L;
             }
-            super::copy_panel_rows::<_, COLS>(p, kc, b, ldb, dst);
+            super::copy_panel_rows::<_, COLS, COLS>(p, kc, b, ldb, dst);
         }
     }
 
@@ -799,7 +800,7 @@ pub(crate) mod pack_avx512 {
                 }
                 p += L;
             }
-            super::copy_panel_rows::<_, COLS>(p, kc, b, ldb, dst);
+            super::copy_panel_rows::<_, COLS, COLS>(p, kc, b, ldb, dst);
         }
     }
 }
@@ -854,7 +855,7 @@ pub(crate) mod pack_avx2 {
                 }
                 p += L;
             }
-            super::copy_panel_rows::<_, COLS>(p, kc, b, ldb, dst);
+            super::copy_panel_rows::<_, COLS, COLS>(p, kc, b, ldb, dst);
         }
     }
 
@@ -913,7 +914,7 @@ pub(crate) mod pack_avx2 {
                 }
                 p += L;
             }
-            super::copy_panel_rows::<_, COLS>(p, kc, b, ldb, dst);
+            super::copy_panel_rows::<_, COLS, COLS>(p, kc, b, ldb, dst);
         }
     }
 
@@ -980,11 +981,7 @@ pub(crate) mod pack_avx2 {
                 }
                 p += L;
             }
-            for p in p..kc {
-                for j in 0..L {
-                    *dst.add(p * STRIDE + j) = *b.add(p + j * ldb);
-                }
-            }
+            super::copy_panel_rows::<_, L, STRIDE>(p, kc, b, ldb, dst);
         }
     }
 
@@ -1037,11 +1034,7 @@ pub(crate) mod pack_avx2 {
                 }
                 p += L;
             }
-            for p in p..kc {
-                for j in 0..L {
-                    *dst.add(p * STRIDE + j) = *b.add(p + j * ldb);
-                }
-            }
+            super::copy_panel_rows::<_, L, STRIDE>(p, kc, b, ldb, dst);
         }
     }
 }
