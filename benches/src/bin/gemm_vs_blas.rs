@@ -40,6 +40,10 @@ use backprop::Scalar;
 use backprop::kernels::{self, Op, ThreadPool};
 use libloading::Library;
 
+/// Matrices start on a cache line (see `backprop::memory::CacheAligned`).
+#[global_allocator]
+static GLOBAL: backprop::memory::CacheAligned = backprop::memory::CacheAligned;
+
 const COL_MAJOR: c_int = 102; // CblasColMajor
 const NO_TRANS: c_int = 111;
 const TRANS: c_int = 112;

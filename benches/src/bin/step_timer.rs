@@ -26,6 +26,10 @@ use backprop::Scalar;
 use backprop::kernels::{self, Op, ThreadPool};
 use backprop_benches::{SHAPES, Shape, StepBench};
 
+/// Matrices start on a cache line (see `backprop::memory::CacheAligned`).
+#[global_allocator]
+static GLOBAL: backprop::memory::CacheAligned = backprop::memory::CacheAligned;
+
 struct Options {
     shapes: Vec<Shape>,
     dtypes: Vec<String>,
