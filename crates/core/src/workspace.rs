@@ -205,9 +205,7 @@ impl<T: Scalar> Workspace<T> {
         x: DMatrixView<'_, T>,
         y: DMatrixView<'_, T>,
     ) -> Result<T> {
-        self.check(net, x, y)?;
-        let (xs, ys) = self.load_forward(net, x, y)?;
-        let e = self.output_delta(ys, x.ncols());
+        let (e, xs) = self.forward_delta(net, x, y)?;
         self.backward(net, xs, x.ncols());
         Ok(e)
     }
@@ -262,30 +260,30 @@ impl<T: Scalar> Workspace<T> {
         learning_rate: T,
         reduction: Reduction,
     ) -> Result<T> {
-        self.check(net, x, y)?;
-        let (xs, ys) = self.load_forward(net, x, y)?;
-        let e = self.output_delta(ys, x.ncols());
+        let (e, xs) = self.forward_delta(net, x, y)?;
         let m = self.scaled_rate(learning_rate, reduction);
         self.backward_update(net, xs, x.ncols(), m);
         Ok(e)
     }
 
-    /// The forward pass of a batch checked but for X's finiteness, which is then checked
-    /// through Z_1 ([`Workspace::check_inputs_through`]); returns X and Y where they are read
-    /// in place (contiguous), `None` where the workspace holds a copy.
-    fn load_forward<'a>(
+    /// What [`Workspace::gradient`] and [`Workspace::step`] share: checks the batch (X's
+    /// finiteness through Z_1, [`Workspace::check_inputs_through`], after the forward pass),
+    /// runs the forward pass and the output delta Δ_n; returns E and X where it is read in
+    /// place (contiguous), `None` where the workspace holds a copy. No weight is changed.
+    fn forward_delta<'a>(
         &mut self,
         net: &Network<T>,
         x: DMatrixView<'a, T>,
-        y: DMatrixView<'a, T>,
-    ) -> Result<InPlace<'a, T>> {
+        y: DMatrixView<'_, T>,
+    ) -> Result<(T, Option<&'a [T]>)> {
+        self.check(net, x, y)?;
         let b = x.ncols();
         let (xs, ys) = (contiguous(x), contiguous(y));
         self.load(x, y, xs.is_none(), ys.is_none());
         self.batch = b;
         self.forward_pass(net, xs, b);
         self.check_inputs_through(net, x)?;
-        Ok((xs, ys))
+        Ok((self.output_delta(ys, b), xs))
     }
 
     /// m' = m, or m / B for [`Reduction::Mean`].
@@ -501,10 +499,6 @@ impl<T: Scalar> Workspace<T> {
         }
     }
 }
-
-/// X and Y of a batch where they are read in place (one contiguous column-major block), `None`
-/// where the workspace holds a copy.
-type InPlace<'a, T> = (Option<&'a [T]>, Option<&'a [T]>);
 
 /// The elements of `v` as one column-major slice, when the view is one contiguous block (a
 /// whole matrix, or whole columns of one): then the kernels read the batch in place.
