@@ -124,6 +124,24 @@ pub(crate) trait Micro {
         alpha: Self::E,
         accumulate: bool,
     );
+    /// `simd::*::micro_panels` for columns 0..cols (1 ≤ cols ≤ NR) of `panels` full tiles
+    /// down one column panel of C, B as B says (not `simd::B_PACKS`).
+    ///
+    /// # Safety
+    /// As `simd::*::micro_panels`, with N = cols.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn micro_panels<const PREFETCH: bool, const PACK_A: bool, const B: u8>(
+        cols: usize,
+        panels: usize,
+        kc: usize,
+        a: Panel<Self::E>,
+        a_next: usize,
+        b: Panel<Self::E>,
+        c: *mut Self::E,
+        ldc: usize,
+        alpha: Self::E,
+        accumulate: bool,
+    );
 }
 
 macro_rules! micro {
@@ -162,6 +180,35 @@ macro_rules! micro {
                         _ => {
                             debug_assert_eq!(cols, NR);
                             micro::<PREFETCH, NR, PACK_A, B>(kc, a, b, c, ldc, alpha, accumulate)
+                        }
+                    }
+                }
+            }
+            #[inline(always)]
+            unsafe fn micro_panels<const PREFETCH: bool, const PACK_A: bool, const B: u8>(
+                cols: usize,
+                panels: usize,
+                kc: usize,
+                a: Panel<$e>,
+                a_next: usize,
+                b: Panel<$e>,
+                c: *mut $e,
+                ldc: usize,
+                alpha: $e,
+                accumulate: bool,
+            ) {
+                use super::simd::$module::{micro_panels, NR};
+                // SAFETY: forwarded contract, with N = cols.
+                unsafe {
+                    match cols {
+                        $($edge if B == B_PACKED => micro_panels::<PREFETCH, $edge, PACK_A, B_PACKED>(
+                            panels, kc, a, a_next, b, c, ldc, alpha, accumulate,
+                        ),)*
+                        _ => {
+                            debug_assert_eq!(cols, NR);
+                            micro_panels::<PREFETCH, NR, PACK_A, B>(
+                                panels, kc, a, a_next, b, c, ldc, alpha, accumulate,
+                            )
                         }
                     }
                 }
@@ -508,8 +555,65 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                         while jr < nc {
                             let cols = nr.min(nc - jr);
                             let b_panel = bp.add(jr * kc);
+                            let columns_now = b_columns && cols == nr;
+                            // Full tiles of a column-major C go down the column panel in one
+                            // `micro_panels` call, after the tile that packs B̄ if this panel
+                            // has one; the rest (partial rows, a transposed C) tile by tile.
+                            let first = usize::from(fuse_b && ic == 0 && cols == nr);
+                            let full = if rsc == 1 { mc / mr } else { 0 };
+                            let (run_start, run_end) = if full > first {
+                                (first * mr, full * mr)
+                            } else {
+                                (mc, mc)
+                            };
                             let mut ir = 0;
                             while ir < mc {
+                                if ir == run_start {
+                                    let pack = fuse_a && jr == 0;
+                                    let (a_op, a_next) = if pack {
+                                        let a_op = Panel {
+                                            src: a.at(ic + ir, pc).ptr,
+                                            step: a.cs,
+                                            across: 1,
+                                            dst: ap.add(ir * kc),
+                                        };
+                                        (a_op, mr)
+                                    } else {
+                                        (Panel::packed(ap.add(ir * kc), mr), mr * kc)
+                                    };
+                                    let b_op = if columns_now {
+                                        Panel {
+                                            src: b.at(pc, jc + jr).ptr,
+                                            step: 1,
+                                            across: b.cs,
+                                            dst: std::ptr::null_mut(),
+                                        }
+                                    } else {
+                                        Panel::packed(b_panel, nr)
+                                    };
+                                    let cij = c.add(ic + ir + (jc + jr) * ldc);
+                                    let n_panels = (run_end - run_start) / mr;
+                                    let args = (
+                                        cols, n_panels, kc, a_op, a_next, b_op, cij, ldc, alpha,
+                                        acc,
+                                    );
+                                    match (pack, columns_now) {
+                                        (false, false) => {
+                                            panels::<K, PREFETCH, false, B_PACKED>(args)
+                                        }
+                                        (true, false) => {
+                                            panels::<K, PREFETCH, true, B_PACKED>(args)
+                                        }
+                                        (false, true) => {
+                                            panels::<K, PREFETCH, false, B_COLUMNS>(args)
+                                        }
+                                        (true, true) => {
+                                            panels::<K, PREFETCH, true, B_COLUMNS>(args)
+                                        }
+                                    }
+                                    ir = run_end;
+                                    continue;
+                                }
                                 let rows = mr.min(mc - ir);
                                 let a_panel = ap.add(ir * kc);
                                 let cij = c.add((ic + ir) * rsc + (jc + jr) * ldc);
@@ -525,7 +629,6 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                                 // first row panel the full B̄ panels.
                                 let pack_a_now = fuse_a && jr == 0 && rows == mr;
                                 let pack_b_now = fuse_b && ic == 0 && ir == 0 && cols == nr;
-                                let columns_now = b_columns && cols == nr;
                                 let a_op = if pack_a_now {
                                     Panel {
                                         src: a.at(ic + ir, pc).ptr,
@@ -610,6 +713,34 @@ unsafe fn call<K: Micro, const PREFETCH: bool, const PACK_A: bool, const B: u8>(
 ) {
     // SAFETY: the caller's.
     unsafe { K::micro::<PREFETCH, PACK_A, B>(cols, kc, a, b, c, ldc, alpha, accumulate) }
+}
+
+/// The arguments of [`Micro::micro_panels`] after its const parameters.
+type PanelsArgs<E> = (
+    usize,
+    usize,
+    usize,
+    Panel<E>,
+    usize,
+    Panel<E>,
+    *mut E,
+    usize,
+    E,
+    bool,
+);
+
+/// [`Micro::micro_panels`] on a tuple of its arguments.
+///
+/// # Safety
+/// As [`Micro::micro_panels`].
+#[inline(always)]
+unsafe fn panels<K: Micro, const PREFETCH: bool, const PACK_A: bool, const B: u8>(
+    (cols, n, kc, a, a_next, b, c, ldc, alpha, accumulate): PanelsArgs<K::E>,
+) {
+    // SAFETY: the caller's.
+    unsafe {
+        K::micro_panels::<PREFETCH, PACK_A, B>(cols, n, kc, a, a_next, b, c, ldc, alpha, accumulate)
+    }
 }
 
 /// Columns of C up to which a column-major A is packed by the micro-kernels of the first

@@ -861,6 +861,23 @@ mod tests {
     }
 
     #[test]
+    fn tiles_down_a_column_panel_in_one_call_match() {
+        // The full tiles of a column panel go to `micro_panels` in one call, in each of its
+        // forms: Ā packed by the first column panel or read packed, B̄ packed or B's columns
+        // read in place (k ≥ 64); after the tile that packs B̄ (A Bᵀ with m ≤ 256); with
+        // partial rows (m not a multiple of MR) and partial columns after them, tile by tile.
+        let mut g = Gen(31);
+        for isa in isas() {
+            for &(m, k, n) in &[(100, 70, 13), (100, 40, 13), (96, 64, 12), (300, 90, 7)] {
+                for op in [Op::Nn, Op::Tn, Op::Nt] {
+                    check_one::<f64>(isa, op, m, k, n, -1e-3, true, None, &mut g);
+                    check_one::<f32>(isa, op, m, k, n, 1.0, false, None, &mut g);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn large_products_prefetch_and_match() {
         // m·k·n ≥ 2²⁵: the AVX2 micro-kernel's prefetching variant (the smaller products of
         // the other tests run the one without), in each op, with a partial MC block and tile.

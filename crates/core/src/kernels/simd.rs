@@ -4,6 +4,7 @@
 //! | kernel | computes | used for |
 //! |---|---|---|
 //! | `micro` | C (MR × NR) = α Ā B̄ (+ C) from packed panels Ā (MR × kc) and B̄ (kc × NR) | every tile of the packed GEMM |
+//! | `micro_panels` | `micro` on the full tiles down one column panel of C, one call | the column panels of a column-major C |
 //! | `gemv_n` | y = α A x (+ y), A column-major | z_{i+1} = W_i a_i for one sample |
 //! | `gemv_t` | y = α Aᵀ x (+ y), A column-major | W_iᵀ δ_{i+1} for one sample |
 //! | `ger` | C = α x yᵀ (+ C) | ∂E/∂W_i = δ_{i+1} a_iᵀ, and the fused W_i ← W_i − m δ_{i+1} a_iᵀ |
@@ -100,6 +101,7 @@ macro_rules! simd_kernels {
             /// N columns of kc at stride b.across); C's MR × N tile is valid for reads and
             /// writes.
             #[target_feature(enable = $feature)]
+            #[inline]
             pub(crate) unsafe fn micro<
                 const PREFETCH: bool,
                 const N: usize,
@@ -171,6 +173,48 @@ macro_rules! simd_kernels {
                         }
                         $store(cj, r0);
                         $store(cj.add(LANES), r1);
+                    }
+                }
+            }
+
+            /// [`micro`] on `panels` full MR × N tiles stacked down one column panel of C:
+            /// tile t reads Ā from `a.src + t·a_next` (packing it to `a.dst + t·MR·kc` if
+            /// PACK_A) and writes C from row t·MR on, against the same B̄. The loop over the
+            /// tiles runs here, where `micro` inlines, rather than one call per tile from the
+            /// generic blocking loop (S3's k = 64 update makes about a thousand per step).
+            ///
+            /// # Safety
+            /// As [`micro`] for every tile; `b` is not [`B_PACKS`](super::B_PACKS) (its
+            /// B̄ would be packed again by every tile).
+            #[target_feature(enable = $feature)]
+            pub(crate) unsafe fn micro_panels<
+                const PREFETCH: bool,
+                const N: usize,
+                const PACK_A: bool,
+                const B: u8,
+            >(
+                panels: usize,
+                kc: usize,
+                a: super::Panel<$elem>,
+                a_next: usize,
+                b: super::Panel<$elem>,
+                c: *mut $elem,
+                ldc: usize,
+                alpha: $elem,
+                accumulate: bool,
+            ) {
+                const { assert!(B != super::B_PACKS) };
+                // SAFETY: the caller's, tile by tile.
+                unsafe {
+                    let mut a = a;
+                    let mut c = c;
+                    for _ in 0..panels {
+                        micro::<PREFETCH, N, PACK_A, B>(kc, a, b, c, ldc, alpha, accumulate);
+                        a.src = a.src.add(a_next);
+                        if PACK_A {
+                            a.dst = a.dst.add(MR * kc);
+                        }
+                        c = c.add(MR);
                     }
                 }
             }
