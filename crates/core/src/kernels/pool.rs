@@ -1,12 +1,14 @@
 //! A fixed set of worker threads, started once, that run one job at a time: the calling thread
 //! does part 0 and worker t does part t. Handing a job over allocates nothing (a pointer to
 //! the caller's closure under a mutex, and a condition variable), so a multi-threaded training
-//! step stays allocation-free.
+//! step stays allocation-free. Both sides spin for up to [`SPIN`] before they sleep: the
+//! workers for the next job, the caller for the workers' parts to end.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// The job: a borrowed closure, its lifetime erased. [`ThreadPool::run`] does not return before
 /// every worker has finished with it, so the borrow outlives every use.
@@ -31,6 +33,8 @@ struct Shared {
     done: Condvar,
     /// A copy of `State::generation` that workers spin on briefly before they sleep.
     generation: AtomicU64,
+    /// A copy of `State::pending` that the caller spins on briefly before it sleeps.
+    pending: AtomicUsize,
 }
 
 impl Shared {
@@ -39,9 +43,25 @@ impl Shared {
     }
 }
 
-/// Spin iterations a worker waits for the next job before it sleeps on the condition variable
-/// (a few microseconds: consecutive products of one step follow each other that closely).
-const SPIN: u32 = 4000;
+/// How long a worker spins for the next job, and the caller for the workers to finish their
+/// parts, before sleeping on a condition variable. Consecutive products of a step follow each
+/// other within microseconds, and the parts of one product end within about a hundred (S4 on
+/// the AMD EPYC host); a sleep and its wake-up cost tens of microseconds each in a VM.
+const SPIN: Duration = Duration::from_micros(200);
+
+/// Spins until `done()` or until [`SPIN`] has passed (the caller then checks under the lock
+/// and sleeps if it must).
+fn spin_until(done: impl Fn() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < SPIN {
+        for _ in 0..64 {
+            if done() {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+    }
+}
 
 /// Worker threads for the parallel products of a [`crate::Workspace`].
 pub struct ThreadPool {
@@ -76,6 +96,7 @@ impl ThreadPool {
             work: Condvar::new(),
             done: Condvar::new(),
             generation: AtomicU64::new(0),
+            pending: AtomicUsize::new(0),
         });
         let mut pool = Self {
             shared,
@@ -122,6 +143,7 @@ impl ThreadPool {
             let mut s = self.shared.lock();
             s.job = Some(job);
             s.pending = self.workers.len();
+            self.shared.pending.store(s.pending, Ordering::Relaxed);
             s.panicked = false;
             s.generation += 1;
             self.shared
@@ -130,6 +152,9 @@ impl ThreadPool {
         }
         self.shared.work.notify_all();
         let mine = catch_unwind(AssertUnwindSafe(|| f(0)));
+        // The workers' writes happen before their decrements of `pending` (under the lock, and
+        // then this Release copy): the Acquire load, or the lock below, sees them.
+        spin_until(|| self.shared.pending.load(Ordering::Acquire) == 0);
         let mut s = self.shared.lock();
         while s.pending > 0 {
             s = self
@@ -151,12 +176,7 @@ impl ThreadPool {
 fn worker(shared: &Shared, index: usize) {
     let mut seen = 0u64;
     loop {
-        for _ in 0..SPIN {
-            if shared.generation.load(Ordering::Acquire) != seen {
-                break;
-            }
-            std::hint::spin_loop();
-        }
+        spin_until(|| shared.generation.load(Ordering::Acquire) != seen);
         let job = {
             let mut s = shared.lock();
             while s.generation == seen && !s.shutdown {
@@ -176,6 +196,7 @@ fn worker(shared: &Shared, index: usize) {
         let mut s = shared.lock();
         s.panicked |= !ok;
         s.pending -= 1;
+        shared.pending.store(s.pending, Ordering::Release);
         if s.pending == 0 {
             shared.done.notify_one();
         }
@@ -209,6 +230,47 @@ mod tests {
         }
         for (t, h) in hits.iter().enumerate() {
             assert_eq!(h.load(Ordering::Relaxed), 200, "part {t}");
+        }
+    }
+
+    /// A pointer the parts of a job write through, each to its own element.
+    struct Out(*mut u64);
+    // SAFETY: every part writes a different element, and `run` returns after all of them.
+    unsafe impl Sync for Out {}
+    impl Out {
+        fn at(&self, t: usize) -> *mut u64 {
+            self.0.wrapping_add(t)
+        }
+    }
+
+    #[test]
+    fn the_caller_sees_every_part_whether_it_and_the_worker_spin_or_sleep() {
+        // A worker that ends its part within the caller's spin, and one that ends after it
+        // (the caller sleeps); a next job that comes within the worker's spin, and one after
+        // it (the worker sleeps). Every time the caller reads both parts' plain writes.
+        let pool = ThreadPool::new(2).unwrap();
+        for (late, pause) in [
+            (Duration::ZERO, Duration::ZERO),
+            (3 * SPIN, Duration::ZERO),
+            (Duration::ZERO, 3 * SPIN),
+        ] {
+            for round in 0..20u64 {
+                let mut out = [0u64; 2];
+                let p = Out(out.as_mut_ptr());
+                pool.run(&|t| {
+                    if t == 1 {
+                        std::thread::sleep(late);
+                    }
+                    // SAFETY: part t writes element t only.
+                    unsafe { *p.at(t) = round * 2 + t as u64 + 1 };
+                });
+                assert_eq!(
+                    out,
+                    [round * 2 + 1, round * 2 + 2],
+                    "late {late:?}, pause {pause:?}"
+                );
+                std::thread::sleep(pause);
+            }
         }
     }
 
