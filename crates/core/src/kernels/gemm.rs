@@ -108,24 +108,9 @@ pub(crate) trait Micro {
     ) -> bool {
         false
     }
-    /// `simd::*::micro` for columns 0..cols (1 ≤ cols ≤ NR) of the tile, packing Ā's panel
-    /// if PACK_A and reading B as B says (`simd::B_*`; cols = NR if it packs B̄).
-    ///
-    /// # Safety
-    /// As `simd::*::micro`, with N = cols.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn micro<const PREFETCH: bool, const PACK_A: bool, const B: u8>(
-        cols: usize,
-        kc: usize,
-        a: Panel<Self::E>,
-        b: Panel<Self::E>,
-        c: *mut Self::E,
-        ldc: usize,
-        alpha: Self::E,
-        accumulate: bool,
-    );
-    /// `simd::*::micro_panels` for columns 0..cols (1 ≤ cols ≤ NR) of `panels` full tiles
-    /// down one column panel of C, B as B says (not `simd::B_PACKS`).
+    /// `simd::*::micro_panels` for columns 0..cols (1 ≤ cols ≤ NR) of `panels` tiles down one
+    /// column panel of C (one tile: `simd::*::micro`), packing Ā's panels if PACK_A and
+    /// reading B as B says (`simd::B_*`; cols = NR and one tile if it packs B̄).
     ///
     /// # Safety
     /// As `simd::*::micro_panels`, with N = cols.
@@ -158,33 +143,6 @@ macro_rules! micro {
             const NC: usize = $nc;
             const PREFETCH_WORK: usize = super::simd::$module::PREFETCH_WORK;
             #[inline(always)]
-            unsafe fn micro<const PREFETCH: bool, const PACK_A: bool, const B: u8>(
-                cols: usize,
-                kc: usize,
-                a: Panel<$e>,
-                b: Panel<$e>,
-                c: *mut $e,
-                ldc: usize,
-                alpha: $e,
-                accumulate: bool,
-            ) {
-                use super::simd::$module::{micro, NR};
-                // SAFETY: forwarded contract, with N = cols.
-                unsafe {
-                    match cols {
-                        // Partial panels: B̄ is packed (a B read in place or packed here
-                        // comes in full panels only).
-                        $($edge if B == B_PACKED => {
-                            micro::<PREFETCH, $edge, PACK_A, B_PACKED>(kc, a, b, c, ldc, alpha, accumulate)
-                        })*
-                        _ => {
-                            debug_assert_eq!(cols, NR);
-                            micro::<PREFETCH, NR, PACK_A, B>(kc, a, b, c, ldc, alpha, accumulate)
-                        }
-                    }
-                }
-            }
-            #[inline(always)]
             unsafe fn micro_panels<const PREFETCH: bool, const PACK_A: bool, const B: u8>(
                 cols: usize,
                 panels: usize,
@@ -201,6 +159,8 @@ macro_rules! micro {
                 // SAFETY: forwarded contract, with N = cols.
                 unsafe {
                     match cols {
+                        // Partial panels: B̄ is packed (a B read in place or packed here
+                        // comes in full panels only).
                         $($edge if B == B_PACKED => micro_panels::<PREFETCH, $edge, PACK_A, B_PACKED>(
                             panels, kc, a, a_next, b, c, ldc, alpha, accumulate,
                         ),)*
@@ -566,35 +526,49 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                             } else {
                                 (mc, mc)
                             };
+                            // Ā for the tile at row ir: packed already, or read from A (one
+                            // column every a.cs) and packed to its place as it goes.
+                            let a_op = |ir: usize, pack: bool| {
+                                let a_panel = ap.add(ir * kc);
+                                if pack {
+                                    Panel {
+                                        src: a.at(ic + ir, pc).ptr,
+                                        step: a.cs,
+                                        across: 1,
+                                        dst: a_panel,
+                                    }
+                                } else {
+                                    Panel::packed(a_panel, mr)
+                                }
+                            };
+                            // B̄ where no tile packs it: packed, or B's columns in place.
+                            let b_op = if columns_now {
+                                Panel {
+                                    src: b.at(pc, jc + jr).ptr,
+                                    step: 1,
+                                    across: b.cs,
+                                    dst: std::ptr::null_mut(),
+                                }
+                            } else {
+                                Panel::packed(b_panel, nr)
+                            };
                             let mut ir = 0;
                             while ir < mc {
                                 if ir == run_start {
                                     let pack = fuse_a && jr == 0;
-                                    let (a_op, a_next) = if pack {
-                                        let a_op = Panel {
-                                            src: a.at(ic + ir, pc).ptr,
-                                            step: a.cs,
-                                            across: 1,
-                                            dst: ap.add(ir * kc),
-                                        };
-                                        (a_op, mr)
-                                    } else {
-                                        (Panel::packed(ap.add(ir * kc), mr), mr * kc)
-                                    };
-                                    let b_op = if columns_now {
-                                        Panel {
-                                            src: b.at(pc, jc + jr).ptr,
-                                            step: 1,
-                                            across: b.cs,
-                                            dst: std::ptr::null_mut(),
-                                        }
-                                    } else {
-                                        Panel::packed(b_panel, nr)
-                                    };
+                                    let a_next = if pack { mr } else { mr * kc };
                                     let cij = c.add(ic + ir + (jc + jr) * ldc);
                                     let n_panels = (run_end - run_start) / mr;
                                     let args = (
-                                        cols, n_panels, kc, a_op, a_next, b_op, cij, ldc, alpha,
+                                        cols,
+                                        n_panels,
+                                        kc,
+                                        a_op(ir, pack),
+                                        a_next,
+                                        b_op,
+                                        cij,
+                                        ldc,
+                                        alpha,
                                         acc,
                                     );
                                     match (pack, columns_now) {
@@ -615,7 +589,6 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                                     continue;
                                 }
                                 let rows = mr.min(mc - ir);
-                                let a_panel = ap.add(ir * kc);
                                 let cij = c.add((ic + ir) * rsc + (jc + jr) * ldc);
                                 // The tile is computed straight into C, or into `tile` and
                                 // added from there (partial rows, or a transposed C).
@@ -629,16 +602,6 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                                 // first row panel the full B̄ panels.
                                 let pack_a_now = fuse_a && jr == 0 && rows == mr;
                                 let pack_b_now = fuse_b && ic == 0 && ir == 0 && cols == nr;
-                                let a_op = if pack_a_now {
-                                    Panel {
-                                        src: a.at(ic + ir, pc).ptr,
-                                        step: a.cs,
-                                        across: 1,
-                                        dst: a_panel,
-                                    }
-                                } else {
-                                    Panel::packed(a_panel, mr)
-                                };
                                 let b_op = if pack_b_now {
                                     Panel {
                                         src: b.at(pc, jc + jr).ptr,
@@ -646,32 +609,26 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                                         across: 1,
                                         dst: b_panel,
                                     }
-                                } else if columns_now {
-                                    Panel {
-                                        src: b.at(pc, jc + jr).ptr,
-                                        step: 1,
-                                        across: b.cs,
-                                        dst: std::ptr::null_mut(),
-                                    }
                                 } else {
-                                    Panel::packed(b_panel, nr)
+                                    b_op
                                 };
                                 let acc_out = direct && acc;
-                                let args = (width, kc, a_op, b_op, out, ldo, alpha, acc_out);
+                                let a_op = a_op(ir, pack_a_now);
+                                let args = (width, 1, kc, a_op, 0, b_op, out, ldo, alpha, acc_out);
                                 match (pack_a_now, pack_b_now, columns_now) {
                                     (false, false, false) => {
-                                        call::<K, PREFETCH, false, B_PACKED>(args)
+                                        panels::<K, PREFETCH, false, B_PACKED>(args)
                                     }
                                     (true, false, false) => {
-                                        call::<K, PREFETCH, true, B_PACKED>(args)
+                                        panels::<K, PREFETCH, true, B_PACKED>(args)
                                     }
-                                    (false, true, _) => call::<K, PREFETCH, false, B_PACKS>(args),
-                                    (true, true, _) => call::<K, PREFETCH, true, B_PACKS>(args),
+                                    (false, true, _) => panels::<K, PREFETCH, false, B_PACKS>(args),
+                                    (true, true, _) => panels::<K, PREFETCH, true, B_PACKS>(args),
                                     (false, false, true) => {
-                                        call::<K, PREFETCH, false, B_COLUMNS>(args)
+                                        panels::<K, PREFETCH, false, B_COLUMNS>(args)
                                     }
                                     (true, false, true) => {
-                                        call::<K, PREFETCH, true, B_COLUMNS>(args)
+                                        panels::<K, PREFETCH, true, B_COLUMNS>(args)
                                     }
                                 }
                                 if !direct {
@@ -699,21 +656,6 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
 
 /// Depth from which a column-major B is read in place (see [`gemm_with`]).
 const COLUMNS_K: usize = 64;
-
-/// The arguments of [`Micro::micro`] after its const parameters.
-type MicroArgs<E> = (usize, usize, Panel<E>, Panel<E>, *mut E, usize, E, bool);
-
-/// [`Micro::micro`] on a tuple of its arguments (one line per variant in [`gemm_with`]).
-///
-/// # Safety
-/// As [`Micro::micro`].
-#[inline(always)]
-unsafe fn call<K: Micro, const PREFETCH: bool, const PACK_A: bool, const B: u8>(
-    (cols, kc, a, b, c, ldc, alpha, accumulate): MicroArgs<K::E>,
-) {
-    // SAFETY: the caller's.
-    unsafe { K::micro::<PREFETCH, PACK_A, B>(cols, kc, a, b, c, ldc, alpha, accumulate) }
-}
 
 /// The arguments of [`Micro::micro_panels`] after its const parameters.
 type PanelsArgs<E> = (

@@ -184,8 +184,8 @@ macro_rules! simd_kernels {
             /// generic blocking loop (S3's k = 64 update makes about a thousand per step).
             ///
             /// # Safety
-            /// As [`micro`] for every tile; `b` is not [`B_PACKS`](super::B_PACKS) (its
-            /// B̄ would be packed again by every tile).
+            /// As [`micro`] for every tile; one tile if `b` is [`B_PACKS`](super::B_PACKS)
+            /// (each would pack B̄ again).
             #[target_feature(enable = $feature)]
             pub(crate) unsafe fn micro_panels<
                 const PREFETCH: bool,
@@ -203,7 +203,7 @@ macro_rules! simd_kernels {
                 alpha: $elem,
                 accumulate: bool,
             ) {
-                const { assert!(B != super::B_PACKS) };
+                debug_assert!(B != super::B_PACKS || panels == 1);
                 // SAFETY: the caller's, tile by tile.
                 unsafe {
                     let mut a = a;
