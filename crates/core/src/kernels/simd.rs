@@ -4,7 +4,7 @@
 //! | kernel | computes | used for |
 //! |---|---|---|
 //! | `micro` | C (MR × NR) = α Ā B̄ (+ C) from packed panels Ā (MR × kc) and B̄ (kc × NR) | every tile of the packed GEMM |
-//! | `micro_panels` | `micro` on the full tiles down one column panel of C, one call | the column panels of a column-major C |
+//! | `micro_panels` | `micro` on tiles stacked down one column panel of C, in one call | every call of a micro-kernel from the GEMM: a column panel's full tiles at once, the rest one by one |
 //! | `gemv_n` | y = α A x (+ y), A column-major | z_{i+1} = W_i a_i for one sample |
 //! | `gemv_t` | y = α Aᵀ x (+ y), A column-major | W_iᵀ δ_{i+1} for one sample |
 //! | `ger` | C = α x yᵀ (+ C) | ∂E/∂W_i = δ_{i+1} a_iᵀ, and the fused W_i ← W_i − m δ_{i+1} a_iᵀ |
