@@ -120,7 +120,6 @@ pub(crate) trait Micro {
         panels: usize,
         kc: usize,
         a: Panel<Self::E>,
-        a_next: usize,
         b: Panel<Self::E>,
         c: *mut Self::E,
         ldc: usize,
@@ -148,7 +147,6 @@ macro_rules! micro {
                 panels: usize,
                 kc: usize,
                 a: Panel<$e>,
-                a_next: usize,
                 b: Panel<$e>,
                 c: *mut $e,
                 ldc: usize,
@@ -162,12 +160,12 @@ macro_rules! micro {
                         // Partial panels: B̄ is packed (a B read in place or packed here
                         // comes in full panels only).
                         $($edge if B == B_PACKED => micro_panels::<PREFETCH, $edge, PACK_A, B_PACKED>(
-                            panels, kc, a, a_next, b, c, ldc, alpha, accumulate,
+                            panels, kc, a, b, c, ldc, alpha, accumulate,
                         ),)*
                         _ => {
                             debug_assert_eq!(cols, NR);
                             micro_panels::<PREFETCH, NR, PACK_A, B>(
-                                panels, kc, a, a_next, b, c, ldc, alpha, accumulate,
+                                panels, kc, a, b, c, ldc, alpha, accumulate,
                             )
                         }
                     }
@@ -556,7 +554,6 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                             while ir < mc {
                                 if ir == run_start {
                                     let pack = fuse_a && jr == 0;
-                                    let a_next = if pack { mr } else { mr * kc };
                                     let cij = c.add(ic + ir + (jc + jr) * ldc);
                                     let n_panels = (run_end - run_start) / mr;
                                     let args = (
@@ -564,7 +561,6 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                                         n_panels,
                                         kc,
                                         a_op(ir, pack),
-                                        a_next,
                                         b_op,
                                         cij,
                                         ldc,
@@ -614,7 +610,7 @@ unsafe fn gemm_with<K: Micro, const PREFETCH: bool>(
                                 };
                                 let acc_out = direct && acc;
                                 let a_op = a_op(ir, pack_a_now);
-                                let args = (width, 1, kc, a_op, 0, b_op, out, ldo, alpha, acc_out);
+                                let args = (width, 1, kc, a_op, b_op, out, ldo, alpha, acc_out);
                                 match (pack_a_now, pack_b_now, columns_now) {
                                     (false, false, false) => {
                                         panels::<K, PREFETCH, false, B_PACKED>(args)
@@ -663,7 +659,6 @@ type PanelsArgs<E> = (
     usize,
     usize,
     Panel<E>,
-    usize,
     Panel<E>,
     *mut E,
     usize,
@@ -677,12 +672,10 @@ type PanelsArgs<E> = (
 /// As [`Micro::micro_panels`].
 #[inline(always)]
 unsafe fn panels<K: Micro, const PREFETCH: bool, const PACK_A: bool, const B: u8>(
-    (cols, n, kc, a, a_next, b, c, ldc, alpha, accumulate): PanelsArgs<K::E>,
+    (cols, n, kc, a, b, c, ldc, alpha, accumulate): PanelsArgs<K::E>,
 ) {
     // SAFETY: the caller's.
-    unsafe {
-        K::micro_panels::<PREFETCH, PACK_A, B>(cols, n, kc, a, a_next, b, c, ldc, alpha, accumulate)
-    }
+    unsafe { K::micro_panels::<PREFETCH, PACK_A, B>(cols, n, kc, a, b, c, ldc, alpha, accumulate) }
 }
 
 /// Columns of C up to which a column-major A is packed by the micro-kernels of the first

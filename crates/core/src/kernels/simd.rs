@@ -178,8 +178,9 @@ macro_rules! simd_kernels {
             }
 
             /// [`micro`] on `panels` full MR × N tiles stacked down one column panel of C:
-            /// tile t reads Ā from `a.src + t·a_next` (packing it to `a.dst + t·MR·kc` if
-            /// PACK_A) and writes C from row t·MR on, against the same B̄. The loop over the
+            /// tile t reads Ā from `a.src + t·MR·kc`, or if PACK_A from A's rows t·MR on
+            /// (`a.src + t·MR`, A column-major) packing it to `a.dst + t·MR·kc`, and writes C
+            /// from row t·MR on, against the same B̄. The loop over the
             /// tiles runs here, where `micro` inlines, rather than one call per tile from the
             /// generic blocking loop (S3's k = 64 update makes about a thousand per step).
             ///
@@ -196,7 +197,6 @@ macro_rules! simd_kernels {
                 panels: usize,
                 kc: usize,
                 a: super::Panel<$elem>,
-                a_next: usize,
                 b: super::Panel<$elem>,
                 c: *mut $elem,
                 ldc: usize,
@@ -210,9 +210,11 @@ macro_rules! simd_kernels {
                     let mut c = c;
                     for _ in 0..panels {
                         micro::<PREFETCH, N, PACK_A, B>(kc, a, b, c, ldc, alpha, accumulate);
-                        a.src = a.src.add(a_next);
                         if PACK_A {
+                            a.src = a.src.add(MR);
                             a.dst = a.dst.add(MR * kc);
+                        } else {
+                            a.src = a.src.add(MR * kc);
                         }
                         c = c.add(MR);
                     }
