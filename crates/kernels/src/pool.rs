@@ -63,7 +63,7 @@ fn spin_until(done: impl Fn() -> bool) {
     }
 }
 
-/// Worker threads for the parallel products of a [`crate::Workspace`].
+/// Worker threads for the parallel products and passes of a training step.
 pub struct ThreadPool {
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,

@@ -5,17 +5,18 @@
 //! | C = A B | Z_{i+1} = W_i A_i |
 //! | C = Aᵀ B | W_iᵀ Δ_{i+1} |
 //! | C = A Bᵀ | ∂E/∂W_i = Δ_{i+1} A_iᵀ |
+//! | C = Aᵀ Bᵀ | (for completeness of [`crate::Product`]) |
 //!
 //! These are plain loops ordered for column-major storage (the innermost loop runs down a
 //! column, so it vectorises); they are the reference for any faster kernel.
 
-use crate::scalar::Scalar;
+use crate::Real;
 
 /// C (m × n) = A (m × k) · B (k × n). Column-major; `c` is overwritten.
 ///
 /// # Panics
 /// If a slice is shorter than its shape.
-pub fn gemm_nn<T: Scalar>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mut [T]) {
+pub fn gemm_nn<T: Real>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mut [T]) {
     let (a, b, c) = (&a[..m * k], &b[..k * n], &mut c[..m * n]);
     for j in 0..n {
         let c_j = &mut c[j * m..(j + 1) * m];
@@ -34,7 +35,7 @@ pub fn gemm_nn<T: Scalar>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mu
 ///
 /// # Panics
 /// If a slice is shorter than its shape.
-pub fn gemm_tn<T: Scalar>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mut [T]) {
+pub fn gemm_tn<T: Real>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mut [T]) {
     let (a, b, c) = (&a[..m * k], &b[..k * n], &mut c[..m * n]);
     for j in 0..n {
         let b_j = &b[j * k..(j + 1) * k];
@@ -48,7 +49,7 @@ pub fn gemm_tn<T: Scalar>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mu
 ///
 /// # Panics
 /// If a slice is shorter than its shape.
-pub fn gemm_nt<T: Scalar>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mut [T]) {
+pub fn gemm_nt<T: Real>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mut [T]) {
     let (a, b, c) = (&a[..m * k], &b[..n * k], &mut c[..m * n]);
     for j in 0..n {
         let c_j = &mut c[j * m..(j + 1) * m];
@@ -63,8 +64,25 @@ pub fn gemm_nt<T: Scalar>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mu
     }
 }
 
+/// C (m × n) = Aᵀ · Bᵀ with A stored k × m and B n × k. Column-major; `c` is overwritten.
+///
+/// # Panics
+/// If a slice is shorter than its shape.
+pub fn gemm_tt<T: Real>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mut [T]) {
+    let (a, b, c) = (&a[..m * k], &b[..n * k], &mut c[..m * n]);
+    for j in 0..n {
+        for i in 0..m {
+            let mut s = T::zero();
+            for p in 0..k {
+                s += a[i * k + p] * b[p * n + j];
+            }
+            c[j * m + i] = s;
+        }
+    }
+}
+
 /// Σ_p x_p y_p with eight independent partial sums (so the loop vectorises).
-fn dot<T: Scalar>(x: &[T], y: &[T]) -> T {
+fn dot<T: Real>(x: &[T], y: &[T]) -> T {
     let mut acc = [T::zero(); 8];
     let chunks = x.len() / 8;
     for c in 0..chunks {
@@ -87,7 +105,7 @@ mod tests {
     use super::*;
     use nalgebra::DMatrix;
 
-    fn check<T: Scalar>() {
+    fn check<T: Real>() {
         for &(m, k, n) in &[(1, 1, 1), (3, 4, 5), (17, 9, 2), (8, 16, 8), (2, 33, 7)] {
             let a =
                 DMatrix::<T>::from_fn(m, k, |i, j| T::of_f64((i * 7 + j * 3) as f64 * 0.1 - 1.0));
@@ -104,6 +122,8 @@ mod tests {
             assert!((DMatrix::from_column_slice(m, n, &c) - &a * &b).amax() < tol);
             let bt = b.transpose();
             gemm_nt(m, k, n, a.as_slice(), bt.as_slice(), &mut c);
+            assert!((DMatrix::from_column_slice(m, n, &c) - &a * &b).amax() < tol);
+            gemm_tt(m, k, n, at.as_slice(), bt.as_slice(), &mut c);
             assert!((DMatrix::from_column_slice(m, n, &c) - &a * &b).amax() < tol);
         }
     }

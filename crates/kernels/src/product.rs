@@ -1,68 +1,82 @@
-//! Fast kernels for the batched step, chosen at run time by the CPU's features.
+//! The matrix product C ← α op(A) op(B) (+ C), column-major, on the fastest kernel for the CPU,
+//! the shape and the element type.
 //!
-//! One entry point, [`product`], computes the three products of the step with a scale α and an
-//! optional accumulation:
+//! A [`Product`] describes one call: its two [`Operand`]s (each a column-major slice used as
+//! itself or transposed), α, whether C is overwritten or accumulated into, and an optional
+//! [`ThreadPool`]. The step of a network needs three forms:
 //!
 //! ```text
-//! Op::Nn:  C ← α A B   (+ C)     Z_{i+1} = W_i A_i
-//! Op::Tn:  C ← α Aᵀ B  (+ C)     W_iᵀ Δ_{i+1}
-//! Op::Nt:  C ← α A Bᵀ  (+ C)     ∂E/∂W_i = Δ_{i+1} A_iᵀ, and the fused W_i ← W_i − m Δ_{i+1} A_iᵀ
+//! C ← α A B   (+ C)     Z_{i+1} = W_i A_i
+//! C ← α Aᵀ B  (+ C)     W_iᵀ Δ_{i+1}
+//! C ← α A Bᵀ  (+ C)     ∂E/∂W_i = Δ_{i+1} A_iᵀ, and the fused W_i ← W_i − m Δ_{i+1} A_iᵀ
 //! ```
 //!
-//! all column-major. By shape:
+//! By shape and path ([`Isa`]):
 //!
 //! | case | kernel |
 //! |---|---|
 //! | m·k·n < 256 (the seed's 3-4-5-2 network) | plain loops, no set-up cost |
-//! | one sample: `Nn`/`Tn` with n = 1 | matrix–vector (`gemv_n`, `gemv_t`) |
-//! | one sample: `Nt` with k = 1 | rank-1 update (`ger`) |
-//! | otherwise | packed, blocked GEMM with an MR × NR register-tile micro-kernel (module `gemm`), split over the columns (or rows) of C between the threads of a [`ThreadPool`] when it is large |
+//! | AVX-512 or AVX2: one sample, A B or Aᵀ B with n = 1 | matrix–vector (`gemv_n`, `gemv_t`) |
+//! | AVX-512 or AVX2: one sample, A Bᵀ with k = 1 | rank-1 update (`ger`) |
+//! | AVX-512 or AVX2: otherwise | packed, blocked GEMM with an MR × NR register-tile micro-kernel (module `gemm`) |
+//! | portable | `matrixmultiply` (nalgebra's own product, with its SSE/AVX/NEON kernels), operands through their strides |
+//! | Aᵀ Bᵀ, any path | plain loops (the step never asks for it) |
 //!
-//! The vector kernels exist for AVX-512F and for AVX2 + FMA (`simd`), for f32 and f64; the
-//! instruction set is detected once ([`isa`]); other CPUs and other scalar types take the plain
-//! loops. Nothing here allocates after a product of a given size has run once on a thread
-//! (the packing buffers are per thread and only grow). Every kernel is tested against the plain
-//! reference loops of [`crate::matmul`].
+//! Large products are split over the columns (or rows) of C between a pool's threads. Nothing
+//! here allocates after a product of a given size has run once on a thread (the packing
+//! buffers are per thread and only grow). Every path is tested against the plain reference
+//! loops of [`crate::reference`].
 
-mod gemm;
-mod pool;
-#[cfg(target_arch = "x86_64")]
-mod simd;
-
-pub use pool::ThreadPool;
-
-use crate::scalar::Scalar;
-use std::any::TypeId;
+use crate::Real;
+use crate::pool::ThreadPool;
+#[cfg(x86_kernels)]
+use crate::{cast, cast_mut};
 use std::sync::OnceLock;
 
-/// The vector instruction set the kernels use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The kernels a product runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Isa {
-    /// AVX-512F (512-bit vectors, 32 registers).
-    Avx512,
-    /// AVX2 with FMA (256-bit vectors, 16 registers).
+    /// The portable path: `matrixmultiply` for products, plain loops for tiny ones and for the
+    /// element-wise passes. Every target; the only path off x86-64, or with the `portable`
+    /// feature.
+    Portable,
+    /// AVX2 with FMA (256-bit vectors, 16 registers), x86-64.
     Avx2,
-    /// No vector kernels: the plain loops.
-    Plain,
+    /// AVX-512F (512-bit vectors, 32 registers), x86-64.
+    Avx512,
 }
 
-/// The instruction set of this CPU, detected once. The environment variable `BACKPROP_ISA`
-/// (`plain`, `avx2` or `avx512`) can lower it, e.g. to compare kernels; it cannot raise it above
-/// what the CPU supports.
+impl Isa {
+    /// The name `BACKPROP_ISA` takes: `portable`, `avx2` or `avx512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Portable => "portable",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+}
+
+/// The kernels products run on, detected once: the best this CPU supports (always
+/// [`Isa::Portable`] off x86-64 or with the `portable` feature). The environment variable
+/// `BACKPROP_ISA` (`portable`, `avx2` or `avx512`) can lower it, e.g. to compare kernels; it
+/// cannot raise it above what the CPU supports.
 pub fn isa() -> Isa {
     static ISA: OnceLock<Isa> = OnceLock::new();
     *ISA.get_or_init(|| {
         let best = detect();
-        match std::env::var("BACKPROP_ISA").as_deref() {
-            Ok("plain") => Isa::Plain,
-            Ok("avx2") if best != Isa::Plain => Isa::Avx2,
+        let wanted = match std::env::var("BACKPROP_ISA").as_deref() {
+            Ok("portable" | "plain") => Isa::Portable,
+            Ok("avx2") => Isa::Avx2,
             _ => best,
-        }
+        };
+        wanted.min(best)
     })
 }
 
-fn detect() -> Isa {
-    #[cfg(target_arch = "x86_64")]
+/// The best kernels this CPU supports.
+pub fn detect() -> Isa {
+    #[cfg(x86_kernels)]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             return Isa::Avx512;
@@ -72,18 +86,183 @@ fn detect() -> Isa {
             return Isa::Avx2;
         }
     }
-    Isa::Plain
+    Isa::Portable
 }
 
-/// Which product [`product`] computes.
+/// Which of the step's products C = op(A) op(B) is: A and B as stored, or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     /// C = A B with A m × k, B k × n.
     Nn,
     /// C = Aᵀ B with A stored k × m, B k × n.
     Tn,
     /// C = A Bᵀ with A m × k, B stored n × k.
     Nt,
+    /// C = Aᵀ Bᵀ with A stored k × m, B stored n × k.
+    Tt,
+}
+
+/// One operand of a [`Product`]: a column-major matrix of `rows × cols` elements, used as it is
+/// or transposed ([`Operand::t`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Operand<'a, T> {
+    data: &'a [T],
+    rows: usize,
+    cols: usize,
+    transposed: bool,
+}
+
+impl<'a, T> Operand<'a, T> {
+    /// The matrix stored column-major in `data`, `rows × cols` (element (i, j) at
+    /// `data[i + j rows]`).
+    ///
+    /// # Panics
+    /// If `data` holds fewer than rows · cols elements.
+    pub fn new(data: &'a [T], rows: usize, cols: usize) -> Self {
+        let len = rows.checked_mul(cols).expect("rows · cols overflows usize");
+        assert!(
+            data.len() >= len,
+            "operand of {rows} × {cols} needs {len} elements, the slice has {}",
+            data.len()
+        );
+        Self {
+            data: &data[..len],
+            rows,
+            cols,
+            transposed: false,
+        }
+    }
+
+    /// The transpose: the same storage, read as its transpose.
+    pub fn t(self) -> Self {
+        Self {
+            transposed: !self.transposed,
+            ..self
+        }
+    }
+
+    /// (rows, columns) of the operand as used (transposed when [`Operand::t`] was applied).
+    pub fn shape(&self) -> (usize, usize) {
+        if self.transposed {
+            (self.cols, self.rows)
+        } else {
+            (self.rows, self.cols)
+        }
+    }
+}
+
+/// C ← α op(A) op(B) (+ C when accumulating), column-major: one matrix product, described by
+/// its operands and options, then run into C with [`Product::run`].
+///
+/// ```
+/// use backprop_kernels::{Operand, Product};
+/// // W (2 × 3) times two samples X (3 × 2), then the update W ← W − 0.5 Δ Xᵀ.
+/// let w = [1.0, 0.0, 0.0, 1.0, 2.0, -1.0];
+/// let x = [1.0, 2.0, 3.0, 0.0, 1.0, 0.0];
+/// let mut z = [0.0; 4];
+/// Product::new(Operand::new(&w, 2, 3), Operand::new(&x, 3, 2)).run(&mut z);
+/// assert_eq!(z, [7.0, -1.0, 0.0, 1.0]);
+///
+/// let delta = [1.0, 0.0, 0.0, 1.0]; // 2 × 2
+/// let mut w2 = w;
+/// Product::new(Operand::new(&delta, 2, 2), Operand::new(&x, 3, 2).t())
+///     .alpha(-0.5)
+///     .accumulate(true)
+///     .run(&mut w2);
+/// assert_eq!(w2, [0.5, 0.0, -1.0, 0.5, 0.5, -1.0]);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Product<'a, T> {
+    a: Operand<'a, T>,
+    b: Operand<'a, T>,
+    alpha: T,
+    accumulate: bool,
+    pool: Option<&'a ThreadPool>,
+    isa: Option<Isa>,
+}
+
+impl<'a, T: Real> Product<'a, T> {
+    /// C = op(A) op(B): α = 1, C overwritten, one thread, the kernels of [`isa`].
+    ///
+    /// # Panics
+    /// If op(A)'s columns are not op(B)'s rows.
+    pub fn new(a: Operand<'a, T>, b: Operand<'a, T>) -> Self {
+        let ((m, k), (kb, n)) = (a.shape(), b.shape());
+        assert!(
+            k == kb,
+            "product of {m} × {k} and {kb} × {n}: the inner dimensions differ"
+        );
+        Self {
+            a,
+            b,
+            alpha: T::one(),
+            accumulate: false,
+            pool: None,
+            isa: None,
+        }
+    }
+
+    /// Scales the product by α.
+    pub fn alpha(self, alpha: T) -> Self {
+        Self { alpha, ..self }
+    }
+
+    /// `true`: C ← C + α op(A) op(B); `false` (the default): C ← α op(A) op(B), whatever C held
+    /// (NaN included).
+    pub fn accumulate(self, accumulate: bool) -> Self {
+        Self { accumulate, ..self }
+    }
+
+    /// Splits a large product between `pool`'s threads (`None`: the calling thread only).
+    pub fn pool(self, pool: Option<&'a ThreadPool>) -> Self {
+        Self { pool, ..self }
+    }
+
+    /// Runs on the kernels of `isa` instead of [`isa()`]'s, e.g. to compare them.
+    ///
+    /// # Panics
+    /// In [`Product::run`], if this CPU does not support `isa` (above [`detect`]).
+    pub fn isa(self, isa: Isa) -> Self {
+        Self {
+            isa: Some(isa),
+            ..self
+        }
+    }
+
+    /// (m, k, n): C is m × n, the sum runs over k.
+    pub fn shape(&self) -> (usize, usize, usize) {
+        let ((m, k), (_, n)) = (self.a.shape(), self.b.shape());
+        (m, k, n)
+    }
+
+    /// Computes the product into C, column-major m × n (the first m · n elements of `c`).
+    ///
+    /// # Panics
+    /// If `c` holds fewer than m · n elements, or the chosen [`Isa`] is not supported here.
+    pub fn run(self, c: &mut [T]) {
+        let (m, k, n) = self.shape();
+        assert!(
+            c.len() >= m * n,
+            "product of {m} × {k} and {k} × {n}: C needs {} elements, the slice has {}",
+            m * n,
+            c.len()
+        );
+        let isa = match self.isa {
+            Some(isa) => {
+                assert!(isa <= detect(), "{isa:?} is not supported by this CPU");
+                isa
+            }
+            None => isa(),
+        };
+        let op = match (self.a.transposed, self.b.transposed) {
+            (false, false) => Op::Nn,
+            (true, false) => Op::Tn,
+            (false, true) => Op::Nt,
+            (true, true) => Op::Tt,
+        };
+        let (a, b, alpha, acc, pool) = (self.a.data, self.b.data, self.alpha, self.accumulate, self.pool);
+        dispatch(isa, op, (m, k, n), alpha, a, b, acc, &mut c[..m * n], pool);
+    }
 }
 
 /// Products smaller than this (m·k·n) take the plain loops.
@@ -91,35 +270,12 @@ const TINY: usize = 256;
 /// Products with at least this many multiply-adds (m·k·n) are split between threads.
 const PARALLEL: usize = 1 << 20;
 
-/// C (m × n) ← α op(A, B) (+ C when `accumulate`), column-major, with the fastest kernel for
-/// this CPU, shape and scalar type; split between `pool`'s threads when large.
-///
-/// # Panics
-/// If a slice is shorter than its shape.
+/// The kernel for `isa`, `op`, the shape and the element type.
 #[allow(clippy::too_many_arguments)]
-pub fn product<T: Scalar>(
-    op: Op,
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: T,
-    a: &[T],
-    b: &[T],
-    accumulate: bool,
-    c: &mut [T],
-    pool: Option<&ThreadPool>,
-) {
-    product_with(isa(), op, m, k, n, alpha, a, b, accumulate, c, pool);
-}
-
-/// [`product`] with a given instruction set (which the CPU must support, or `Plain`).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn product_with<T: Scalar>(
+fn dispatch<T: Real>(
     isa: Isa,
     op: Op,
-    m: usize,
-    k: usize,
-    n: usize,
+    (m, k, n): (usize, usize, usize),
     alpha: T,
     a: &[T],
     b: &[T],
@@ -127,19 +283,15 @@ pub(crate) fn product_with<T: Scalar>(
     c: &mut [T],
     pool: Option<&ThreadPool>,
 ) {
-    assert!(
-        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
-        "product {op:?}: slices of {}, {}, {} elements for m = {m}, k = {k}, n = {n}",
-        a.len(),
-        b.len(),
-        c.len()
-    );
-    #[cfg(target_arch = "x86_64")]
-    if isa != Isa::Plain && m * k * n >= TINY {
+    if op == Op::Tt || m * k * n < TINY {
+        return plain(op, m, k, n, alpha, a, b, accumulate, c);
+    }
+    #[cfg(x86_kernels)]
+    if isa != Isa::Portable {
         if let (Some(a64), Some(b64)) = (cast::<T, f64>(a), cast::<T, f64>(b)) {
             let c64 = cast_mut::<T, f64>(c).expect("same type as a");
-            // SAFETY: `isa` is supported (detected by `isa()` or checked by the caller), the
-            // slices hold their shapes (asserted above), and c is a distinct &mut.
+            // SAFETY: `isa` is supported (checked in `run`), the slices hold their shapes
+            // (checked by `Operand::new` and `run`), and c is a distinct &mut.
             unsafe {
                 x86::product_f64(
                     isa,
@@ -166,216 +318,13 @@ pub(crate) fn product_with<T: Scalar>(
             return;
         }
     }
-    let _ = (isa, pool);
-    plain(op, m, k, n, alpha, a, b, accumulate, c);
-}
-
-/// a = σ(z) = 1 / (1 + e^(−z)) element-wise (the sigmoid), vectorised where the CPU allows.
-///
-/// # Panics
-/// If `a` is shorter than `z`.
-pub fn sigmoid<T: Scalar>(z: &[T], a: &mut [T]) {
-    sigmoid_with(isa(), z, a);
-}
-
-/// d ← d ⊙ σ'(z) with σ'(z) = σ(z)(1 − σ(z)) (the sigmoid), vectorised where the CPU allows.
-///
-/// # Panics
-/// If `d` is shorter than `z`.
-pub fn sigmoid_mul_prime<T: Scalar>(z: &[T], d: &mut [T]) {
-    sigmoid_mul_prime_with(isa(), z, d);
-}
-
-/// d ← d ⊙ σ'(z) for the sigmoid from its output a = σ(z): σ'(z) = a(1 − a), two
-/// multiplications and a subtraction per element where [`sigmoid_mul_prime`] evaluates σ(z)
-/// again. Where `a` was computed by [`sigmoid`], the result is the same, bit for bit.
-///
-/// # Panics
-/// If `d` is shorter than `a`.
-pub fn sigmoid_output_mul_prime<T: Scalar>(a: &[T], d: &mut [T]) {
-    #[cfg(target_arch = "x86_64")]
-    if isa() != Isa::Plain {
-        // SAFETY: AVX2 is there (every instruction set but Plain has it).
-        unsafe { output_mul_prime_avx2(a, d) };
-        return;
-    }
-    output_mul_prime(a, d);
-}
-
-/// [`sigmoid_output_mul_prime`], split between `pool`'s threads for long slices.
-///
-/// # Panics
-/// If `d` is shorter than `a`.
-pub fn sigmoid_output_mul_prime_on<T: Scalar>(a: &[T], d: &mut [T], pool: Option<&ThreadPool>) {
-    split_elementwise(a, d, pool, sigmoid_output_mul_prime);
-}
-
-#[inline(always)]
-fn output_mul_prime<T: Scalar>(a: &[T], d: &mut [T]) {
-    let d = &mut d[..a.len()];
-    for (d, &a) in d.iter_mut().zip(a) {
-        *d *= a * (T::one() - a);
-    }
-}
-
-/// [`output_mul_prime`] compiled for AVX2 (the loop vectorises 8 f32 / 4 f64 wide).
-///
-/// # Safety
-/// The CPU has AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn output_mul_prime_avx2<T: Scalar>(a: &[T], d: &mut [T]) {
-    output_mul_prime(a, d);
-}
-
-/// Element-wise passes at least this long are split between a pool's threads.
-const PARALLEL_ELEMENTS: usize = 1 << 15;
-
-/// A pointer shared with the pool's threads, each of which uses a disjoint range of it.
-#[derive(Clone, Copy)]
-struct Disjoint<P>(P);
-// SAFETY: `split_elementwise` hands each thread a disjoint range of the slices behind it.
-unsafe impl<P> Sync for Disjoint<P> {}
-// SAFETY: as above.
-unsafe impl<P> Send for Disjoint<P> {}
-impl<P: Copy> Disjoint<P> {
-    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
-    fn get(self) -> P {
-        self.0
-    }
-}
-
-/// Runs the element-wise `f(z, out)` over `z` and `out[..z.len()]`, in contiguous parts on
-/// `pool`'s threads when long enough. Each element is computed alone, so the result is the
-/// same bit for bit however it is split.
-fn split_elementwise<T: Scalar>(
-    z: &[T],
-    out: &mut [T],
-    pool: Option<&ThreadPool>,
-    f: fn(&[T], &mut [T]),
-) {
-    let len = z.len();
-    let out = &mut out[..len];
-    let pool = match pool {
-        Some(p) if p.threads() > 1 && len >= PARALLEL_ELEMENTS => p,
-        _ => return f(z, out),
-    };
-    // Parts of whole 64-byte lines, so that no two threads write the same cache line.
-    let line = (64 / size_of::<T>()).max(1);
-    let part = len.div_ceil(pool.threads()).div_ceil(line) * line;
-    let (zp, op) = (Disjoint(z.as_ptr()), Disjoint(out.as_mut_ptr()));
-    pool.run(&|t| {
-        let start = (t * part).min(len);
-        let end = (start + part).min(len);
-        // SAFETY: [start, end) lies within both slices (of length len), the parts of
-        // different t are disjoint, and `run` returns only when every part is done, while
-        // `z` and `out` are still borrowed.
-        let (z, out) = unsafe {
-            (
-                std::slice::from_raw_parts(zp.get().add(start), end - start),
-                std::slice::from_raw_parts_mut(op.get().add(start), end - start),
-            )
-        };
-        f(z, out);
-    });
-}
-
-/// [`sigmoid`], split between `pool`'s threads for long slices.
-///
-/// # Panics
-/// If `a` is shorter than `z`.
-pub fn sigmoid_on<T: Scalar>(z: &[T], a: &mut [T], pool: Option<&ThreadPool>) {
-    split_elementwise(z, a, pool, sigmoid);
-}
-
-/// [`sigmoid_mul_prime`], split between `pool`'s threads for long slices.
-///
-/// # Panics
-/// If `d` is shorter than `z`.
-pub fn sigmoid_mul_prime_on<T: Scalar>(z: &[T], d: &mut [T], pool: Option<&ThreadPool>) {
-    split_elementwise(z, d, pool, sigmoid_mul_prime);
-}
-
-fn scalar_sigmoid<T: Scalar>(z: T) -> T {
-    T::one() / (T::one() + (-z).exp())
-}
-
-macro_rules! sigmoid_dispatch {
-    ($name:ident, $f512_64:path, $f2_64:path, $f512_32:path, $f2_32:path, $scalar:expr) => {
-        fn $name<T: Scalar>(isa: Isa, z: &[T], out: &mut [T]) {
-            let len = z.len();
-            let out = &mut out[..len];
-            #[cfg(target_arch = "x86_64")]
-            if isa != Isa::Plain {
-                if let (Some(z), Some(o)) = (cast::<T, f64>(z), cast_mut::<T, f64>(out)) {
-                    // SAFETY: `isa` is supported; both slices hold `len` elements.
-                    unsafe {
-                        if isa == Isa::Avx512 {
-                            $f512_64(len, z.as_ptr(), o.as_mut_ptr())
-                        } else {
-                            $f2_64(len, z.as_ptr(), o.as_mut_ptr())
-                        }
-                    }
-                    return;
-                }
-                let out: &mut [T] = out;
-                if let (Some(z), Some(o)) = (cast::<T, f32>(z), cast_mut::<T, f32>(out)) {
-                    // SAFETY: as above.
-                    unsafe {
-                        if isa == Isa::Avx512 {
-                            $f512_32(len, z.as_ptr(), o.as_mut_ptr())
-                        } else {
-                            $f2_32(len, z.as_ptr(), o.as_mut_ptr())
-                        }
-                    }
-                    return;
-                }
-            }
-            let _ = isa;
-            let scalar: fn(T, &mut T) = $scalar;
-            for (o, &z) in out.iter_mut().zip(z) {
-                scalar(z, o);
-            }
-        }
-    };
-}
-sigmoid_dispatch!(
-    sigmoid_with,
-    simd::sigmoid_f64_avx512::sigmoid,
-    simd::sigmoid_f64_avx2::sigmoid,
-    simd::sigmoid_f32_avx512::sigmoid,
-    simd::sigmoid_f32_avx2::sigmoid,
-    |z, a| *a = scalar_sigmoid(z)
-);
-sigmoid_dispatch!(
-    sigmoid_mul_prime_with,
-    simd::sigmoid_f64_avx512::sigmoid_mul_prime,
-    simd::sigmoid_f64_avx2::sigmoid_mul_prime,
-    simd::sigmoid_f32_avx512::sigmoid_mul_prime,
-    simd::sigmoid_f32_avx2::sigmoid_mul_prime,
-    |z, d| {
-        let s = scalar_sigmoid(z);
-        *d *= s * (T::one() - s)
-    }
-);
-
-/// `s` as a slice of `U` when `T` is `U`.
-fn cast<T: 'static, U: 'static>(s: &[T]) -> Option<&[U]> {
-    (TypeId::of::<T>() == TypeId::of::<U>())
-        // SAFETY: T and U are the same type.
-        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<U>(), s.len()) })
-}
-
-/// `s` as a mutable slice of `U` when `T` is `U`.
-fn cast_mut<T: 'static, U: 'static>(s: &mut [T]) -> Option<&mut [U]> {
-    (TypeId::of::<T>() == TypeId::of::<U>())
-        // SAFETY: T and U are the same type; the borrow is moved into the result.
-        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<U>(), s.len()) })
+    let _ = isa;
+    portable::product(op, m, k, n, alpha, a, b, accumulate, c, pool);
 }
 
 /// The plain loops, for every scalar type: column-major, the innermost loop down a column.
 #[allow(clippy::too_many_arguments)]
-fn plain<T: Scalar>(
+fn plain<T: Real>(
     op: Op,
     m: usize,
     k: usize,
@@ -391,7 +340,7 @@ fn plain<T: Scalar>(
         return;
     }
     for (j, c_j) in c.chunks_exact_mut(m).enumerate() {
-        if !accumulate && op != Op::Tn {
+        if !accumulate && matches!(op, Op::Nn | Op::Nt) {
             c_j.fill(T::zero());
         }
         match op {
@@ -419,14 +368,152 @@ fn plain<T: Scalar>(
                     *c = if accumulate { *c + v } else { v };
                 }
             }
+            Op::Tt => {
+                // C_ij = Σ_p A_pi B_jp: A stored k × m, B stored n × k.
+                for (i, c) in c_j.iter_mut().enumerate() {
+                    let mut s = T::zero();
+                    for (p, &a) in a[i * k..(i + 1) * k].iter().enumerate() {
+                        s += a * b[j + p * n];
+                    }
+                    let v = alpha * s;
+                    *c = if accumulate { *c + v } else { v };
+                }
+            }
         }
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+/// The portable path: `matrixmultiply`'s `sgemm`/`dgemm` (the product behind nalgebra's), which
+/// reads each operand through a row and a column stride, so that Aᵀ and Bᵀ cost nothing; split
+/// over the columns of C between a pool's threads when large.
+mod portable {
+    use super::{Op, PARALLEL};
+    use crate::pool::ThreadPool;
+    use crate::{Disjoint, Real};
+
+    /// C ← α op(A) op(B) (+ C) for `op` ≠ `Tt`, with matrixmultiply.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn product<T: Real>(
+        op: Op,
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: T,
+        a: &[T],
+        b: &[T],
+        accumulate: bool,
+        c: &mut [T],
+        pool: Option<&ThreadPool>,
+    ) {
+        // Element (i, p) of op(A) at a[i rsa + p csa], (p, j) of op(B) at b[p rsb + j csb].
+        let ((rsa, csa), (rsb, csb)) = match op {
+            Op::Nn => ((1, m), (1, k)),
+            Op::Tn => ((k, 1), (1, k)),
+            Op::Nt => ((1, m), (n, 1)),
+            Op::Tt => ((k, 1), (n, 1)),
+        };
+        let threads = pool.map_or(1, ThreadPool::threads);
+        let (a, b, c) = (a.as_ptr(), b.as_ptr(), Disjoint(c.as_mut_ptr()));
+        let (a, b) = (Disjoint(a), Disjoint(b));
+        // SAFETY (both calls below): the operands hold op(A) m × k and op(B) k × n at these
+        // strides and C m × n column-major (checked by `Product`); each part writes its own
+        // columns of C.
+        let part = |j0: usize, cols: usize| unsafe {
+            gemm(
+                m,
+                k,
+                cols,
+                alpha,
+                a.get(),
+                (rsa, csa),
+                b.get().add(j0 * csb),
+                (rsb, csb),
+                accumulate,
+                c.get().add(j0 * m),
+            )
+        };
+        if threads < 2 || m * k * n < PARALLEL || n < 2 * threads {
+            return part(0, n);
+        }
+        let pool = pool.expect("threads ≥ 2");
+        let chunk = n.div_ceil(threads);
+        pool.run(&|t| {
+            let j0 = (t * chunk).min(n);
+            let cols = chunk.min(n - j0);
+            if cols > 0 {
+                part(j0, cols);
+            }
+        });
+    }
+
+    /// One call of `sgemm` or `dgemm` for T.
+    ///
+    /// # Safety
+    /// `a`, `b`, `c` hold m × k, k × n and m × n (column-major) elements at their strides.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm<T: Real>(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: T,
+        a: *const T,
+        (rsa, csa): (usize, usize),
+        b: *const T,
+        (rsb, csb): (usize, usize),
+        accumulate: bool,
+        c: *mut T,
+    ) {
+        let s = |x: usize| x as isize;
+        let beta = if accumulate { 1.0 } else { 0.0 };
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f64>() {
+            // SAFETY: T is f64 (checked above); the caller's extents. With β = 0, dgemm does
+            // not read C.
+            unsafe {
+                matrixmultiply::dgemm(
+                    m,
+                    k,
+                    n,
+                    alpha.as_f64(),
+                    a.cast(),
+                    s(rsa),
+                    s(csa),
+                    b.cast(),
+                    s(rsb),
+                    s(csb),
+                    beta,
+                    c.cast(),
+                    1,
+                    s(m),
+                )
+            }
+        } else {
+            // SAFETY: T is f32 (`Real` is sealed: f32 or f64); as above.
+            unsafe {
+                matrixmultiply::sgemm(
+                    m,
+                    k,
+                    n,
+                    alpha.as_f64() as f32,
+                    a.cast(),
+                    s(rsa),
+                    s(csa),
+                    b.cast(),
+                    s(rsb),
+                    s(csb),
+                    beta as f32,
+                    c.cast(),
+                    1,
+                    s(m),
+                )
+            }
+        }
+    }
+}
+
+#[cfg(x86_kernels)]
 mod x86 {
-    use super::gemm::{self, Micro, Strided};
-    use super::simd::{f32_avx2, f32_avx512, f64_avx2, f64_avx512};
+    use crate::gemm::{self, Micro, Strided};
+    use crate::simd::{f32_avx2, f32_avx512, f64_avx2, f64_avx512};
     use super::{Isa, Op, PARALLEL, ThreadPool};
 
     /// A value shared with the pool's threads: raw pointers into the caller's buffers, whose
@@ -577,6 +664,7 @@ mod x86 {
                                 Op::Nn => ((1, m), (1, k)),
                                 Op::Tn => ((k, 1), (1, k)),
                                 Op::Nt => ((1, m), (n, 1)),
+                                Op::Tt => ((k, 1), (n, 1)),
                             };
                             let sa = Strided { ptr: pa, rs: sa.0, cs: sa.1 };
                             let sb = Strided { ptr: pb, rs: sb.0, cs: sb.1 };
@@ -612,40 +700,43 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::matmul;
-
-    /// The instruction sets this CPU can run, all checked.
-    fn isas() -> Vec<Isa> {
-        let mut v = vec![Isa::Plain];
-        match detect() {
-            Isa::Avx512 => v.extend([Isa::Avx2, Isa::Avx512]),
-            Isa::Avx2 => v.push(Isa::Avx2),
-            Isa::Plain => {}
-        }
-        v
-    }
-
-    /// A small deterministic generator (xorshift), values in [−1, 1).
-    struct Gen(u64);
-    impl Gen {
-        fn next(&mut self) -> f64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            ((self.next() + 1.0) / 2.0 * n as f64) as usize % n
-        }
-        fn vec<T: Scalar>(&mut self, len: usize) -> Vec<T> {
-            (0..len).map(|_| T::of_f64(self.next())).collect()
-        }
-    }
+    use crate::reference as matmul;
+    use crate::testing::{Gen, isas};
 
     /// Checks one product against the reference loops: C_ref = α op(A, B) (+ C0), element by
     /// element, to 4 k ε Σ_p |A_ip B_pj| (+ |C0|), the rounding bound of a sum of k products.
     #[allow(clippy::too_many_arguments)]
-    fn check_one<T: Scalar>(
+    fn product_with<T: Real>(
+        isa: Isa,
+        op: Op,
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: T,
+        a: &[T],
+        b: &[T],
+        accumulate: bool,
+        c: &mut [T],
+        pool: Option<&ThreadPool>,
+    ) {
+        let a = match op {
+            Op::Nn | Op::Nt => Operand::new(a, m, k),
+            Op::Tn | Op::Tt => Operand::new(a, k, m).t(),
+        };
+        let b = match op {
+            Op::Nn | Op::Tn => Operand::new(b, k, n),
+            Op::Nt | Op::Tt => Operand::new(b, n, k).t(),
+        };
+        Product::new(a, b)
+            .alpha(alpha)
+            .accumulate(accumulate)
+            .pool(pool)
+            .isa(isa)
+            .run(c);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_one<T: Real>(
         isa: Isa,
         op: Op,
         m: usize,
@@ -667,6 +758,7 @@ mod tests {
             Op::Nn => matmul::gemm_nn,
             Op::Tn => matmul::gemm_tn,
             Op::Nt => matmul::gemm_nt,
+            Op::Tt => matmul::gemm_tt,
         };
         f(m, k, n, &a, &b, &mut reference);
         f(m, k, n, &abs(&a), &abs(&b), &mut bound);
@@ -698,7 +790,7 @@ mod tests {
         }
     }
 
-    fn random_shapes<T: Scalar>(pool: Option<&ThreadPool>, cases: usize, seed: u64) {
+    fn random_shapes<T: Real>(pool: Option<&ThreadPool>, cases: usize, seed: u64) {
         let mut g = Gen(seed);
         for isa in isas() {
             for case in 0..cases {
@@ -710,7 +802,7 @@ mod tests {
                 } else {
                     (dim(&mut g, 70), dim(&mut g, 70), dim(&mut g, 40))
                 };
-                for op in [Op::Nn, Op::Tn, Op::Nt] {
+                for op in [Op::Nn, Op::Tn, Op::Nt, Op::Tt] {
                     let alpha = [1.0, -1e-3, 0.75][case % 3];
                     let accumulate = case % 2 == 1;
                     check_one::<T>(isa, op, m, k, n, alpha, accumulate, pool, &mut g);
@@ -739,7 +831,7 @@ mod tests {
                 (129, 257, 130),
                 (1000, 3, 400),
             ] {
-                for op in [Op::Nn, Op::Tn, Op::Nt] {
+                for op in [Op::Nn, Op::Tn, Op::Nt, Op::Tt] {
                     check_one::<f64>(isa, op, m, k, n, -0.5, true, Some(&pool), &mut g);
                     check_one::<f32>(isa, op, m, k, n, 1.0, false, Some(&pool), &mut g);
                 }
@@ -752,9 +844,9 @@ mod tests {
         // The output layer's products (S3, S4: 10 rows) take Cᵀ = Bᵀ Aᵀ, C written through
         // the tile buffer with row stride m; with a pool, split over Cᵀ's rows. Wide ones
         // cross Cᵀ's row blocks (MC = 384) and KC.
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(x86_kernels)]
         {
-            use super::gemm::{F32Avx2, F32Avx512, F64Avx2, F64Avx512};
+            use crate::gemm::{F32Avx2, F32Avx512, F64Avx2, F64Avx512};
             assert!(x86::transposes::<F64Avx512>(10, 256));
             assert!(x86::transposes::<F32Avx512>(10, 64));
             assert!(x86::transposes::<F64Avx2>(2, 100));
@@ -767,7 +859,7 @@ mod tests {
         let mut g = Gen(10);
         for isa in isas() {
             for &(m, k, n) in &[(10, 128, 64), (10, 512, 256), (10, 256, 512), (7, 600, 900)] {
-                for op in [Op::Nn, Op::Tn, Op::Nt] {
+                for op in [Op::Nn, Op::Tn, Op::Nt, Op::Tt] {
                     for p in [None, Some(&pool)] {
                         check_one::<f64>(isa, op, m, k, n, -1e-3, true, p, &mut g);
                         check_one::<f32>(isa, op, m, k, n, 1.0, false, p, &mut g);
@@ -796,11 +888,11 @@ mod tests {
     }
 
     #[test]
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(x86_kernels)]
     fn streamed_gemv_equals_the_register_strips_bit_for_bit() {
         // gemv_n_stream keeps each row's FMA chain of gemv_n_rows (columns in order, from
         // zero, α after): the same bits, so the batch-1 step does not depend on m.
-        use super::simd::f64_avx2;
+        use crate::simd::f64_avx2;
         if !(std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma"))
         {
@@ -869,7 +961,7 @@ mod tests {
         let mut g = Gen(31);
         for isa in isas() {
             for &(m, k, n) in &[(100, 70, 13), (100, 40, 13), (96, 64, 12), (300, 90, 7)] {
-                for op in [Op::Nn, Op::Tn, Op::Nt] {
+                for op in [Op::Nn, Op::Tn, Op::Nt, Op::Tt] {
                     check_one::<f64>(isa, op, m, k, n, -1e-3, true, None, &mut g);
                     check_one::<f32>(isa, op, m, k, n, 1.0, false, None, &mut g);
                 }
@@ -882,8 +974,8 @@ mod tests {
         // m·k·n ≥ 2²⁵: the AVX2 micro-kernel's prefetching variant (the smaller products of
         // the other tests run the one without), in each op, with a partial MC block and tile.
         let (m, k, n) = (390, 520, 170);
-        #[cfg(target_arch = "x86_64")]
-        assert!(m * k * n >= super::simd::f64_avx2::PREFETCH_WORK);
+        #[cfg(x86_kernels)]
+        assert!(m * k * n >= crate::simd::f64_avx2::PREFETCH_WORK);
         let mut g = Gen(25);
         for isa in isas() {
             check_one::<f64>(isa, Op::Nn, m, k, n, 1.0, false, None, &mut g);
@@ -897,7 +989,7 @@ mod tests {
         // Aᵀ B packs A's strided rows PACK_DEPTH k-steps at a time: k just above one block,
         // two whole blocks, and a KC block that ends inside a PACK_DEPTH block; m with a
         // partial MR panel.
-        let depth = super::gemm::PACK_DEPTH;
+        let depth = crate::gemm::PACK_DEPTH;
         let mut g = Gen(64);
         for isa in isas() {
             for k in [depth - 1, depth + 1, 2 * depth, 300, 600] {
@@ -908,7 +1000,7 @@ mod tests {
     }
 
     /// A transposing pack (of a B̄ or an Ā panel).
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(x86_kernels)]
     type Pack<E> = unsafe fn(usize, *const E, usize, *mut E);
 
     /// Checks a transposing pack of `cols` runs against the element copy
@@ -917,8 +1009,8 @@ mod tests {
     ///
     /// # Safety
     /// The CPU has the pack's features.
-    #[cfg(target_arch = "x86_64")]
-    unsafe fn check_transposing_pack<T: Scalar>(
+    #[cfg(x86_kernels)]
+    unsafe fn check_transposing_pack<T: Real>(
         cols: usize,
         pack: Pack<T>,
         kcs: &[usize],
@@ -942,10 +1034,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(x86_kernels)]
     fn avx2_b_panel_packing_equals_the_element_copy() {
         // Six columns; k-step counts around the 4 (f64) and 8 (f32) of a transposed block.
-        use super::simd::pack_avx2::{COLS, b_col_major_f32, b_col_major_f64};
+        use crate::simd::pack_avx2::{COLS, b_col_major_f32, b_col_major_f64};
         if !std::arch::is_x86_feature_detected!("avx2") {
             eprintln!("no AVX2: the packing kernel is not used on this CPU");
             return;
@@ -959,12 +1051,12 @@ mod tests {
     }
 
     #[test]
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(x86_kernels)]
     fn avx2_a_panel_packing_from_rows_equals_the_element_copy() {
         // MR rows of Aᵀ (8 f64, 16 f32); k-step counts around the 4 (f64) and 8 (f32) of a
         // transposed block.
-        use super::simd::pack_avx2::{a_rows_f32, a_rows_f64};
-        use super::simd::{f32_avx2, f64_avx2};
+        use crate::simd::pack_avx2::{a_rows_f32, a_rows_f64};
+        use crate::simd::{f32_avx2, f64_avx2};
         if !std::arch::is_x86_feature_detected!("avx2") {
             eprintln!("no AVX2: the packing kernel is not used on this CPU");
             return;
@@ -978,10 +1070,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(x86_kernels)]
     fn simd_b_panel_packing_equals_the_element_copy() {
         // Twelve columns; k-step counts around the 8 (f64) and 16 (f32) of a transposed block.
-        use super::simd::pack_avx512::{COLS, b_col_major_f32, b_col_major_f64};
+        use crate::simd::pack_avx512::{COLS, b_col_major_f32, b_col_major_f64};
         if !std::arch::is_x86_feature_detected!("avx512f") {
             eprintln!("no AVX-512F: the packing kernel is not used on this CPU");
             return;
@@ -995,41 +1087,9 @@ mod tests {
     }
 
     #[test]
-    fn threaded_sigmoid_passes_equal_the_single_thread_ones_bit_for_bit() {
-        let pool = ThreadPool::new(3).unwrap();
-        let mut g = Gen(5);
-        for len in [
-            0,
-            7,
-            PARALLEL_ELEMENTS - 1,
-            PARALLEL_ELEMENTS,
-            PARALLEL_ELEMENTS * 3 + 13,
-        ] {
-            let z: Vec<f64> = (0..len).map(|_| 4.0 * g.next()).collect();
-            let (mut a1, mut a3) = (vec![0.0; len + 2], vec![0.0; len + 2]);
-            sigmoid_on(&z, &mut a1, None);
-            sigmoid_on(&z, &mut a3, Some(&pool));
-            assert_eq!(a1, a3, "σ, len {len}");
-            let d0: Vec<f64> = (0..len).map(|_| g.next()).collect();
-            let (mut d1, mut d3) = (d0.clone(), d0.clone());
-            sigmoid_mul_prime_on(&z, &mut d1, None);
-            sigmoid_mul_prime_on(&z, &mut d3, Some(&pool));
-            assert_eq!(d1, d3, "σ', len {len}");
-            if len > 0 {
-                assert_ne!(d1, d0, "σ' was applied");
-            }
-            let z32: Vec<f32> = z.iter().map(|&v| v as f32).collect();
-            let (mut b1, mut b3) = (vec![0.0f32; len], vec![0.0f32; len]);
-            sigmoid_on(&z32, &mut b1, None);
-            sigmoid_on(&z32, &mut b3, Some(&pool));
-            assert_eq!(b1, b3, "σ f32, len {len}");
-        }
-    }
-
-    #[test]
     fn empty_inner_dimension_gives_zero_or_keeps_c() {
         for isa in isas() {
-            for op in [Op::Nn, Op::Tn, Op::Nt] {
+            for op in [Op::Nn, Op::Tn, Op::Nt, Op::Tt] {
                 let mut c = vec![3.0f64; 6 * 50];
                 product_with(isa, op, 6, 0, 50, 1.0, &[], &[], true, &mut c, None);
                 assert!(c.iter().all(|&v| v == 3.0), "{isa:?} {op:?}");
@@ -1039,73 +1099,5 @@ mod tests {
         }
     }
 
-    /// The vector sigmoid against 1 / (1 + e^(−z)) in the same precision: a few units in the
-    /// last place where σ is a normal number, and ≤ 1e-300 (f64) / 1e-37 (f32) absolutely in
-    /// the far negative tail (where the vector version stops at the smallest normal exponent).
-    fn sigmoid_matches_scalar<T: Scalar>(tail: f64) {
-        let mut z: Vec<T> = [
-            0.0, -0.0, 1e-10, -1e-10, 0.5, -0.5, 1.0, -3.0, 10.0, -20.0, 30.0, -36.0, 50.0, -80.0,
-            86.0, -86.0, 100.0, -100.0, 700.0, -700.0, 708.5, -708.5, 800.0, -800.0,
-        ]
-        .iter()
-        .map(|&v| T::of_f64(v))
-        .collect();
-        let mut g = Gen(5);
-        z.extend((0..997).map(|_| T::of_f64(g.next() * 40.0)));
-        z.extend([T::of_f64(f64::INFINITY), T::of_f64(f64::NEG_INFINITY)]);
-        for isa in isas() {
-            for len in [z.len(), z.len() - 3, 5, 1] {
-                let z = &z[..len];
-                let mut a = vec![T::zero(); len];
-                sigmoid_with(isa, z, &mut a);
-                let mut d: Vec<T> = (0..len).map(|i| T::of_f64(1.0 + i as f64 * 0.01)).collect();
-                let d0 = d.clone();
-                sigmoid_mul_prime_with(isa, z, &mut d);
-                for i in 0..len {
-                    let s = scalar_sigmoid(z[i]).as_f64();
-                    let ds = d0[i].as_f64() * s * (1.0 - s);
-                    for (what, got, want) in [("σ", a[i].as_f64(), s), ("d σ'", d[i].as_f64(), ds)]
-                    {
-                        let tol = 8.0 * T::EPSILON.as_f64() * want.abs() + tail;
-                        assert!(
-                            (got - want).abs() <= tol,
-                            "{isa:?} {}: {what}({}) = {got}, scalar {want}",
-                            std::any::type_name::<T>(),
-                            z[i]
-                        );
-                    }
-                }
-            }
-        }
-        let mut a = [T::zero(); 9];
-        sigmoid_with(isa(), &[T::of_f64(f64::NAN); 9], &mut a);
-        assert!(a.iter().all(|v| !v.finite()), "NaN in, NaN out");
-    }
 
-    #[test]
-    fn sigmoid_prime_from_the_output_equals_the_one_from_z_bit_for_bit() {
-        // a = σ(z) by `sigmoid`, then d ⊙ a(1 − a) against d ⊙ σ'(z) evaluating σ again: the
-        // backward pass may use the stored activations only if nothing changes.
-        fn check<T: Scalar>(g: &mut Gen) {
-            for len in (0..40).chain([1000, 4099]) {
-                let z: Vec<T> = (0..len).map(|_| T::of_f64(8.0 * g.next())).collect();
-                let d: Vec<T> = (0..len).map(|_| T::of_f64(g.next())).collect();
-                let mut a = vec![T::zero(); len];
-                sigmoid(&z, &mut a);
-                let (mut from_z, mut from_a) = (d.clone(), d);
-                sigmoid_mul_prime(&z, &mut from_z);
-                sigmoid_output_mul_prime(&a, &mut from_a);
-                let bits = |v: &[T]| v.iter().map(|x| x.as_f64().to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&from_z), bits(&from_a), "length {len}");
-            }
-        }
-        check::<f64>(&mut Gen(31));
-        check::<f32>(&mut Gen(32));
-    }
-
-    #[test]
-    fn vector_sigmoid_matches_the_scalar_formula() {
-        sigmoid_matches_scalar::<f64>(1e-300);
-        sigmoid_matches_scalar::<f32>(1e-37);
-    }
 }
