@@ -25,9 +25,6 @@ use backprop_gradcheck::{CheckConfig, check_backprop};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use nalgebra::DMatrix;
 
-/// Matrices start on a cache line (see `backprop::memory::CacheAligned`).
-#[global_allocator]
-static GLOBAL: backprop::memory::CacheAligned = backprop::memory::CacheAligned;
 
 fn modes() -> [(&'static str, CheckConfig); 3] {
     [

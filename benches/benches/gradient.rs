@@ -21,9 +21,6 @@ use backprop_benches::{peer_data, shape};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use nalgebra::DMatrix;
 
-/// Matrices start on a cache line (see `backprop::memory::CacheAligned`).
-#[global_allocator]
-static GLOBAL: backprop::memory::CacheAligned = backprop::memory::CacheAligned;
 
 fn forms<T: Scalar>(c: &mut Criterion, name: &str) {
     let mut group = c.benchmark_group(name);

@@ -24,9 +24,6 @@ use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 
-/// Matrices start on a cache line (see `backprop::memory::CacheAligned`).
-#[global_allocator]
-static GLOBAL: backprop::memory::CacheAligned = backprop::memory::CacheAligned;
 
 /// Short measurement for the fast shapes, fewer samples for the GEMM-bound ones.
 fn configure(

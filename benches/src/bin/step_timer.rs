@@ -23,12 +23,8 @@
 use std::time::{Duration, Instant};
 
 use backprop::Scalar;
-use backprop::kernels::{self, Op, ThreadPool};
 use backprop_benches::{SHAPES, Shape, StepBench};
-
-/// Matrices start on a cache line (see `backprop::memory::CacheAligned`).
-#[global_allocator]
-static GLOBAL: backprop::memory::CacheAligned = backprop::memory::CacheAligned;
+use backprop_kernels::{Operand, Product, ThreadPool};
 
 struct Options {
     shapes: Vec<Shape>,
@@ -145,7 +141,7 @@ fn time_shape<T: Scalar>(o: &Options, s: &Shape, threads: usize, dtype: &str) {
         s.batch,
         s.batch as f64 / median,
         flops as f64 / median / 1e9,
-        kernels::isa(),
+        backprop_kernels::isa(),
     );
 }
 
@@ -186,7 +182,7 @@ fn time_scaling<T: Scalar>(o: &Options, s: &Shape, threads: usize, dtype: &str) 
         q(0.5),
         q(0.25),
         q(0.75),
-        kernels::isa(),
+        backprop_kernels::isa(),
     );
 }
 
@@ -203,25 +199,16 @@ fn time_gemm<T: Scalar>(n: usize, threads: usize, dtype: &str) {
     let mut best = f64::INFINITY;
     for _ in 0..4 {
         let t = Instant::now();
-        kernels::product(
-            Op::Nn,
-            n,
-            n,
-            n,
-            T::one(),
-            &a,
-            &b,
-            false,
-            &mut c,
-            pool.as_ref(),
-        );
+        Product::new(Operand::new(&a, n, n), Operand::new(&b, n, n))
+            .pool(pool.as_ref())
+            .run(&mut c);
         best = best.min(t.elapsed().as_secs_f64());
     }
     println!(
         "{{\"kind\": \"gemm\", \"lib\": \"backprop\", \"dtype\": \"{dtype}\", \"threads\": {threads}, \"n\": {n}, \
          \"best_gflops\": {:.2}, \"isa\": \"{:?}\"}}",
         2.0 * (n as f64).powi(3) / best / 1e9,
-        kernels::isa()
+        backprop_kernels::isa()
     );
 }
 

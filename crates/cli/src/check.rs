@@ -204,6 +204,12 @@ pub fn prepare(args: CheckArgs) -> Result<Ready> {
         (None, Some(Layers(sizes))) => {
             let act = args.activation.unwrap_or(Activation::Sigmoid);
             let bad = |e: backprop::Error| anyhow!("--layers {}: {e}", sizes_text(sizes));
+            let dtype = match args.dtype.unwrap_or(DtypeArg::F64) {
+                DtypeArg::F32 => backprop::Dtype::F32,
+                DtypeArg::F64 => backprop::Dtype::F64,
+            };
+            crate::memory::check_weights(sizes, dtype)
+                .map_err(|e| anyhow!("--layers {}: {e}", sizes_text(sizes)))?;
             match args.dtype.unwrap_or(DtypeArg::F64) {
                 DtypeArg::F32 => {
                     AnyNetwork::F32(Network::random(sizes, act, args.seed).map_err(bad)?)

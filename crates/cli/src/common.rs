@@ -129,10 +129,10 @@ pub fn load_model(path: &Path) -> Result<AnyNetwork> {
     AnyNetwork::from_bytes(path, &bytes).map_err(|e| anyhow!("{e}"))
 }
 
-/// Refuses `bytes` for `what` when it exceeds the memory limit (`backprop::memory`), with an
+/// Refuses `bytes` for `what` when it exceeds the memory limit ([`crate::memory`]), with an
 /// error stating the bytes needed and the limit.
 pub fn check_memory(what: impl FnOnce() -> String, bytes: u128) -> Result<()> {
-    backprop::memory::check(what, bytes).map_err(|e| anyhow!("{e}"))
+    crate::memory::check(what, bytes)
 }
 
 /// Reads a whole file, refusing one larger than the memory limit before reading it.
@@ -153,7 +153,7 @@ pub fn read_bounded(path: &Path, what: &str) -> Result<Vec<u8>> {
     }
     let reading = || format!("reading {source}");
     check_memory(reading, u128::from(meta.len()))?;
-    let limit = backprop::memory::limit();
+    let limit = crate::memory::limit();
     let cap = u64::try_from(limit).unwrap_or(u64::MAX);
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     file.take(cap.saturating_add(1))

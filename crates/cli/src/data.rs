@@ -116,7 +116,7 @@ fn is_header(record: &csv::StringRecord) -> bool {
 /// Reads a data file. Errors name the file, and for a bad row its line and field.
 ///
 /// The file, and then the table as it grows, are checked against the memory limit
-/// (`backprop::memory`) before they are allocated: the error states the bytes needed and the
+/// ([`crate::memory`]) before they are allocated: the error states the bytes needed and the
 /// limit.
 pub fn read_csv(path: &Path) -> Result<Table> {
     let bytes = crate::common::read_bounded(path, "data file")?;
@@ -181,7 +181,7 @@ fn reserve(
     if need_values <= values.capacity() && need_lines <= lines.capacity() {
         return Ok(());
     }
-    let limit = backprop::memory::limit();
+    let limit = crate::memory::limit();
     let bytes = |v: usize, l: usize| text as u128 + table_bytes(v, l);
     let grown = |factor: fn(usize) -> usize| {
         (

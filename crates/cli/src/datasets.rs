@@ -58,8 +58,8 @@ pub fn names() -> Vec<&'static str> {
 /// The built-in set `name` generated with `seed`, or `None` for an unknown name.
 ///
 /// # Errors
-/// [`backprop::Error::TooLarge`] when even `seeded`'s 3-4-5-2 teacher network exceeds the
-/// memory limit (a limit of a few hundred bytes).
+/// [`backprop::Error::TooLarge`] when `seeded`'s 3-4-5-2 teacher network (336 bytes) cannot
+/// be allocated.
 pub fn builtin(name: &str, seed: u64) -> backprop::Result<Option<Builtin>> {
     let mut rng = SplitMix64(seed ^ 0x9E37_79B9_7F4A_7C15);
     Ok(Some(match name {
@@ -291,8 +291,7 @@ fn sine(rng: &mut SplitMix64) -> Builtin {
 fn seeded(rng: &mut SplitMix64, seed: u64) -> backprop::Result<Builtin> {
     let samples = 256;
     let x = DMatrix::from_fn(3, samples, |_, _| rng.range(-1.0, 1.0));
-    // Scaled up so the targets vary more than the initial network's outputs do. Nothing here
-    // fails but `random` under a memory limit below the teacher's 336 bytes.
+    // Scaled up so the targets vary more than the initial network's outputs do.
     let teacher = Network::<f64>::random(&[3, 4, 5, 2], Activation::Sigmoid, seed ^ 0x5EED)?;
     let mut teacher_weights = teacher.into_weights();
     for w in &mut teacher_weights {

@@ -28,7 +28,7 @@ overwrite an input) and writes nothing; [`Prepared::run`] does the work and writ
 
 Every error is one line naming the file, line, field, layer or option at fault (see
 [`error_line`] and [`usage_error_line`]); sizes that would exceed the memory limit
-(`backprop::memory`: the available memory, or `BACKPROP_MEMORY_LIMIT` bytes) are refused with
+([`memory`]: the available memory, or `BACKPROP_MEMORY_LIMIT` bytes) are refused with
 the bytes needed and the limit, before anything that large is allocated.
 */
 
@@ -37,6 +37,7 @@ mod common;
 pub mod data;
 mod datasets;
 mod grad;
+pub mod memory;
 mod plot;
 mod predict;
 mod train;

@@ -3,10 +3,6 @@
 
 use std::process::ExitCode;
 
-/// Matrices start on a cache line (see `backprop::memory::CacheAligned`).
-#[global_allocator]
-static GLOBAL: backprop::memory::CacheAligned = backprop::memory::CacheAligned;
-
 fn main() -> ExitCode {
     backprop_cli::main()
 }

@@ -521,6 +521,8 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
         None => {
             let activation = activation.unwrap_or(Activation::Sigmoid);
             let bad = |e| anyhow!("--layers {}: {e}", sizes_text(&sizes));
+            crate::memory::check_weights(&sizes, dtype.unwrap_or(backprop::Dtype::F64))
+                .map_err(|e| anyhow!("--layers {}: {e}", sizes_text(&sizes)))?;
             let session = match dtype.unwrap_or(backprop::Dtype::F64) {
                 backprop::Dtype::F32 => AnySession::F32(session(
                     &plan,

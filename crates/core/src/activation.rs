@@ -44,7 +44,8 @@ pub trait ActivationFn<T: Scalar>: Debug + Send + Sync {
         &[]
     }
     /// The built-in [`Activation`] this is, if any: lets the batched path use its vectorised
-    /// kernels (e.g. [`crate::kernels::sigmoid`]). `None` (the default) for other activations.
+    /// kernels (the sigmoid's vectorised passes of `backprop-kernels`). `None` (the default) for
+    /// other activations.
     fn builtin(&self) -> Option<Activation> {
         None
     }

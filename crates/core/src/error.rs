@@ -108,15 +108,16 @@ pub enum Error {
         /// The loss value.
         loss: f64,
     },
-    /// Allocating a network or data set of this size would exceed the memory limit.
-    #[error("{what} needs {bytes} bytes, more than the limit of {limit} bytes")]
+    /// Something too large to hold: beyond a bound the caller gave (reading a model file), or
+    /// an allocation whose size overflows or that the allocator refused.
+    #[error("{what} needs {bytes} bytes, {}", too_large_why(*.limit))]
     TooLarge {
         /// What was to be allocated.
         what: String,
-        /// Bytes needed.
+        /// Bytes needed (at least; `u128::MAX` when the count itself overflows).
         bytes: u128,
-        /// The limit in bytes.
-        limit: u128,
+        /// The caller's bound in bytes, or `None` when the allocation itself failed.
+        limit: Option<u128>,
     },
     /// A model file that cannot be read, written or understood.
     #[error("{}: {reason}", path.display())]
@@ -182,3 +183,11 @@ pub enum ModelError {
 
 /// `Result<T, backprop::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The end of [`Error::TooLarge`]'s message.
+fn too_large_why(limit: Option<u128>) -> String {
+    match limit {
+        Some(limit) => format!("more than the limit of {limit} bytes"),
+        None => "which cannot be allocated".into(),
+    }
+}

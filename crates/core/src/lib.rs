@@ -55,16 +55,20 @@ assert!(history.last().unwrap().loss < e / 10.0);
 
 # Speed
 
-[`Workspace`] runs the step on the crate's own kernels (`kernels`: AVX-512 or AVX2 + FMA, chosen
-at run time), without allocating after its first step. They stream the columns of W_i with
-vector loads and stores, which run fastest when a matrix starts on a cache line; glibc's
-`malloc`, which nalgebra's matrices come from, aligns to 16 bytes only. A program can install
-[`memory::CacheAligned`] as its global allocator (the crate's binaries do; S2's batch-1 step
-runs 14–21 % faster with it on an AVX2 host):
+[`Workspace`] runs the step on the kernels of the `backprop-kernels` crate: on x86-64, a
+blocked GEMM with AVX-512 or AVX2 + FMA micro-kernels chosen at run time; everywhere else (or
+with this crate's `portable` feature) nalgebra's own matrix product, `matrixmultiply`. It
+allocates nothing after it is built; its buffers (Z_i, A_i, Δ_i, the batch) start on a cache
+line. This crate itself has no `unsafe` code.
 
-```
-#[global_allocator]
-static GLOBAL: backprop::memory::CacheAligned = backprop::memory::CacheAligned;
+Build it optimised: in a debug build the step runs about 80 times slower. A program that
+depends on `backprop` can keep its own code in debug and still optimise this crate's with
+
+```toml
+[profile.dev.package.backprop]
+opt-level = 3
+[profile.dev.package.backprop-kernels]
+opt-level = 3
 ```
 
 # Model files
@@ -73,14 +77,13 @@ static GLOBAL: backprop::memory::CacheAligned = backprop::memory::CacheAligned;
 shape [l_{i+1}, l_i], row-major, dtype F32 or F64, and the metadata key `activation`.
 */
 
+#![forbid(unsafe_code)]
+
 pub mod activation;
 pub mod error;
 pub mod forward;
 pub mod gradient;
-pub mod kernels;
 pub mod loss;
-pub mod matmul;
-pub mod memory;
 pub mod model_file;
 pub mod network;
 pub mod scalar;

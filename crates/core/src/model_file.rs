@@ -105,9 +105,14 @@ pub fn save_matrices<T: Scalar>(
     write_atomic(path, &data)
 }
 
-/// Reads a whole file within the memory limit ([`crate::memory::limit`]).
+/// The bound on a model file's size that [`Network::load`], [`AnyNetwork::load`] and
+/// [`load_matrices`] apply: 4 GiB (a billion f32 weights). [`AnyNetwork::load_within`] takes
+/// another.
+pub const DEFAULT_MAX_BYTES: u64 = 4 << 30;
+
+/// Reads a whole file of at most [`DEFAULT_MAX_BYTES`].
 fn read_file(path: &Path) -> Result<Vec<u8>> {
-    read_file_within(path, crate::memory::limit())
+    read_file_within(path, u128::from(DEFAULT_MAX_BYTES))
 }
 
 /// Reads a whole file of at most `limit` bytes: one whose size is known to be larger is
@@ -119,7 +124,11 @@ fn read_file_within(path: &Path, limit: u128) -> Result<Vec<u8>> {
     let io = |e| model_err(path, ModelError::Io(e));
     let file = std::fs::File::open(path).map_err(io)?;
     let len = u128::from(file.metadata().map_err(io)?.len());
-    let too_large = |what: String, bytes: u128| Error::TooLarge { what, bytes, limit };
+    let too_large = |what: String, bytes: u128| Error::TooLarge {
+        what,
+        bytes,
+        limit: Some(limit),
+    };
     if len > limit {
         return Err(too_large(format!("reading {}", path.display()), len));
     }
@@ -351,8 +360,17 @@ impl AnyNetwork {
     /// # Errors
     /// As [`Network::load`], without the dtype mismatch.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        Self::load_within(path, DEFAULT_MAX_BYTES)
+    }
+
+    /// As [`AnyNetwork::load`], refusing a file of more than `max_bytes` before reading it (or,
+    /// for a stream or a file that grows, once `max_bytes + 1` bytes have been read).
+    ///
+    /// # Errors
+    /// As [`AnyNetwork::load`]; [`Error::TooLarge`] beyond `max_bytes`.
+    pub fn load_within(path: impl AsRef<Path>, max_bytes: u64) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = read_file(path)?;
+        let bytes = read_file_within(path, u128::from(max_bytes))?;
         Self::from_bytes(path, &bytes)
     }
 
@@ -427,7 +445,11 @@ mod tests {
 
     fn too_large(err: Error) -> (String, u128, u128) {
         match err {
-            Error::TooLarge { what, bytes, limit } => (what, bytes, limit),
+            Error::TooLarge {
+                what,
+                bytes,
+                limit: Some(limit),
+            } => (what, bytes, limit),
             other => panic!("expected TooLarge, got {other}"),
         }
     }

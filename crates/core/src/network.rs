@@ -67,6 +67,35 @@ impl<T: Scalar> PartialEq for Network<T> {
 }
 
 /// Checks that `sizes` describe a network: at least two, none zero.
+/// Empty vectors with room for each W_i's l_{i+1} l_i elements, allocated fallibly.
+///
+/// # Errors
+/// [`Error::TooLarge`] when a count overflows or the allocator refuses.
+fn weight_storage<T: Scalar>(sizes: &[usize]) -> Result<Vec<Vec<T>>> {
+    let too_large = || Error::TooLarge {
+        what: format!("a network of sizes {sizes:?} ({})", T::DTYPE),
+        bytes: sizes
+            .windows(2)
+            .try_fold(0u128, |sum, l| {
+                (l[0] as u128)
+                    .checked_mul(l[1] as u128)?
+                    .checked_mul(T::DTYPE.size() as u128)?
+                    .checked_add(sum)
+            })
+            .unwrap_or(u128::MAX),
+        limit: None,
+    };
+    sizes
+        .windows(2)
+        .map(|l| {
+            let len = l[0].checked_mul(l[1]).ok_or_else(too_large)?;
+            let mut v = Vec::new();
+            v.try_reserve_exact(len).map_err(|_| too_large())?;
+            Ok(v)
+        })
+        .collect()
+}
+
 pub(crate) fn check_sizes(sizes: &[usize]) -> Result<()> {
     if sizes.len() < 2 {
         return Err(Error::TooFewLayers { got: sizes.len() });
@@ -126,7 +155,8 @@ impl<T: Scalar> Network<T> {
     ///
     /// # Errors
     /// [`Error::TooFewLayers`], [`Error::ZeroWidth`], or [`Error::TooLarge`] when the weights
-    /// would not fit in memory.
+    /// cannot be allocated (their size overflows, or the allocator refuses it); no memory
+    /// limit is applied here, so a program that has one checks Σ l_{i+1} l_i elements first.
     pub fn random(sizes: &[usize], activation: Activation, seed: u64) -> Result<Self> {
         Self::random_with(sizes, Arc::new(activation), activation.default_init(), seed)
     }
@@ -142,16 +172,18 @@ impl<T: Scalar> Network<T> {
         seed: u64,
     ) -> Result<Self> {
         check_sizes(sizes)?;
-        crate::memory::check_weights::<T>(sizes)?;
+        let storage = weight_storage::<T>(sizes)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let weights = sizes
             .windows(2)
-            .map(|l| {
+            .zip(storage)
+            .map(|(l, mut data)| {
                 let r = init.radius(l[0], l[1]);
                 // Column-major fill: each element drawn in order of storage.
-                DMatrix::from_fn(l[1], l[0], |_, _| {
-                    T::of_f64(rng.random_range(-1.0..=1.0) * r)
-                })
+                data.extend(
+                    (0..l[0] * l[1]).map(|_| T::of_f64(rng.random_range(-1.0..=1.0) * r)),
+                );
+                DMatrix::from_vec(l[1], l[0], data)
             })
             .collect();
         Ok(Self {

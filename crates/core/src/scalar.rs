@@ -1,5 +1,6 @@
 //! The scalar type: one bound, [`Scalar`], for every generic item in the crate.
 
+use backprop_kernels::Real;
 use nalgebra::RealField;
 use std::fmt::{Debug, Display, LowerExp};
 
@@ -38,10 +39,11 @@ impl Display for Dtype {
 
 /// A real floating-point scalar the network computes in: `f32` or `f64`.
 ///
-/// One alias trait over nalgebra's [`RealField`], so generic code reads `T: Scalar` and never
-/// casts with `as`. Constants enter through [`Scalar::of_f64`] (rounded to nearest).
+/// One alias trait over nalgebra's [`RealField`] (and the element trait of the kernels crate,
+/// sealed to the same two types), so generic code reads `T: Scalar` and never casts with `as`.
+/// Constants enter through [`Scalar::of_f64`] (rounded to nearest).
 pub trait Scalar:
-    RealField + Copy + Default + Debug + Display + LowerExp + Send + Sync + 'static
+    RealField + Real + Copy + Default + Debug + Display + LowerExp + Send + Sync + 'static
 {
     /// The dtype of this scalar in a model file.
     const DTYPE: Dtype;

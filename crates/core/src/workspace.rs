@@ -15,9 +15,9 @@
 use crate::activation::Activation;
 use crate::error::{Error, Result};
 use crate::gradient::{Denominator, Gradient};
-use crate::kernels::{self, Op, ThreadPool};
 use crate::network::{self, Network};
 use crate::scalar::Scalar;
+use backprop_kernels::{AlignedVec, Operand, Product, ThreadPool, contiguous, sigmoid};
 use nalgebra::DMatrixView;
 use std::sync::Arc;
 
@@ -36,16 +36,16 @@ pub enum Reduction {
 pub struct Workspace<T: Scalar> {
     sizes: Vec<usize>,
     capacity: usize,
-    /// z[i] holds Z_{i+1} (l_{i+1} × capacity).
-    z: Vec<Vec<T>>,
+    /// z[i] holds Z_{i+1} (l_{i+1} × capacity). Every buffer starts on a cache line.
+    z: Vec<AlignedVec<T>>,
     /// a[i] holds A_{i+1} = σ(Z_{i+1}) for i + 1 = 1..n−1.
-    a: Vec<Vec<T>>,
+    a: Vec<AlignedVec<T>>,
     /// delta[i] holds Δ_{i+1}.
-    delta: Vec<Vec<T>>,
+    delta: Vec<AlignedVec<T>>,
     dw: Gradient<T, Denominator>,
     /// The batch's inputs X (l_0 × capacity) and targets Y (l_n × capacity), copied in.
-    x: Vec<T>,
-    y: Vec<T>,
+    x: AlignedVec<T>,
+    y: AlignedVec<T>,
     batch: usize,
     /// Worker threads for the large products (None: one thread).
     pool: Option<Arc<ThreadPool>>,
@@ -56,7 +56,8 @@ impl<T: Scalar> Workspace<T> {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for a zero capacity, [`Error::TooLarge`] when the buffers
-    /// would not fit in memory.
+    /// cannot be allocated (their size overflows, or the allocator refuses it). No memory limit
+    /// is applied here: a program that has one checks it before.
     pub fn new(net: &Network<T>, capacity: usize) -> Result<Self> {
         if capacity == 0 {
             return Err(Error::InvalidParameter {
@@ -66,21 +67,32 @@ impl<T: Scalar> Workspace<T> {
         }
         let sizes = net.sizes();
         let n = sizes.len() - 1;
-        let activations: u128 = sizes.iter().map(|&l| l as u128).sum::<u128>() * 3;
-        let bytes = (activations * capacity as u128 + net.parameter_count() as u128)
-            * T::DTYPE.size() as u128;
-        crate::memory::check(
-            || format!("a workspace for sizes {sizes:?} and batch {capacity}"),
+        let what = || format!("a workspace for sizes {sizes:?} and batch {capacity}");
+        // Z_i, A_i, Δ_i and X, Y: at most 3 Σ l_i B elements; the gradient: as the weights.
+        let elements = sizes.iter().map(|&l| l as u128).sum::<u128>() * 3 * capacity as u128
+            + net.parameter_count() as u128;
+        let bytes = elements.saturating_mul(T::DTYPE.size() as u128);
+        let too_large = || Error::TooLarge {
+            what: what(),
             bytes,
-        )?;
-        let buf = |l: usize| vec![T::zero(); l * capacity];
+            limit: None,
+        };
+        let buf = |l: usize| {
+            let len = l.checked_mul(capacity).ok_or_else(too_large)?;
+            AlignedVec::zeros(len).map_err(|_| too_large())
+        };
+        let bufs = |layers: std::ops::Range<usize>| -> Result<Vec<AlignedVec<T>>> {
+            layers.map(|i| buf(sizes[i])).collect()
+        };
+        let (z, a, delta) = (bufs(1..n + 1)?, bufs(1..n)?, bufs(1..n + 1)?);
+        let (x, y) = (buf(sizes[0])?, buf(sizes[n])?);
         Ok(Self {
-            z: (0..n).map(|i| buf(sizes[i + 1])).collect(),
-            a: (1..n).map(|i| buf(sizes[i])).collect(),
-            delta: (0..n).map(|i| buf(sizes[i + 1])).collect(),
+            z,
+            a,
+            delta,
             dw: Gradient::zeros_like(net.weights()),
-            x: buf(sizes[0]),
-            y: buf(sizes[n]),
+            x,
+            y,
             sizes,
             capacity,
             batch: 0,
@@ -368,27 +380,22 @@ impl<T: Scalar> Workspace<T> {
             let hidden = self.a.len();
             let (before, after) = self.a.split_at_mut(i.min(hidden));
             let input: &[T] = if i == 0 {
-                x.unwrap_or(&self.x)
+                x.unwrap_or(&self.x[..])
             } else {
                 &before[i - 1]
             };
             let z = &mut self.z[i];
-            kernels::product(
-                Op::Nn,
-                rows,
-                cols,
-                b,
-                T::one(),
-                net.weight(i).as_slice(),
-                input,
-                false,
-                z,
-                pool,
-            );
+            // Z_{i+1} = W_i A_i
+            Product::new(
+                Operand::new(net.weight(i).as_slice(), rows, cols),
+                Operand::new(input, cols, b),
+            )
+            .pool(pool)
+            .run(z);
             if i + 1 < n {
                 let len = rows * b;
                 if sigma.builtin() == Some(Activation::Sigmoid) {
-                    kernels::sigmoid_on(&z[..len], &mut after[0][..len], pool);
+                    sigmoid::sigmoid_on(&z[..len], &mut after[0][..len], pool);
                 } else {
                     sigma.apply(&z[..len], &mut after[0][..len]);
                 }
@@ -405,7 +412,7 @@ impl<T: Scalar> Workspace<T> {
         for ((d, &z), &y) in self.delta[n - 1][..len]
             .iter_mut()
             .zip(&self.z[n - 1][..len])
-            .zip(&y.unwrap_or(&self.y)[..len])
+            .zip(&y.unwrap_or(&self.y[..])[..len])
         {
             let r = y - z;
             e += r * r;
@@ -419,23 +426,18 @@ impl<T: Scalar> Workspace<T> {
         let (rows, cols) = (self.sizes[i + 1], self.sizes[i]);
         let (lower, upper) = self.delta.split_at_mut(i);
         let d_i = &mut lower[i - 1];
-        kernels::product(
-            Op::Tn,
-            cols,
-            rows,
-            b,
-            T::one(),
-            net.weight(i).as_slice(),
-            &upper[0],
-            false,
-            d_i,
-            self.pool.as_deref(),
-        );
+        // W_iᵀ Δ_{i+1}
+        Product::new(
+            Operand::new(net.weight(i).as_slice(), rows, cols).t(),
+            Operand::new(&upper[0], rows, b),
+        )
+        .pool(self.pool.as_deref())
+        .run(d_i);
         let len = cols * b;
         let sigma = net.activation();
         if sigma.builtin() == Some(Activation::Sigmoid) {
             // σ'(Z_i) = A_i ⊙ (1 − A_i), from the activations the forward pass stored.
-            kernels::sigmoid_output_mul_prime_on(
+            sigmoid::sigmoid_output_mul_prime_on(
                 &self.a[i - 1][..len],
                 &mut d_i[..len],
                 self.pool.as_deref(),
@@ -450,22 +452,17 @@ impl<T: Scalar> Workspace<T> {
         for i in (0..net.depth()).rev() {
             let (rows, cols) = (self.sizes[i + 1], self.sizes[i]);
             let a_i: &[T] = if i == 0 {
-                x.unwrap_or(&self.x)
+                x.unwrap_or(&self.x[..])
             } else {
                 &self.a[i - 1]
             };
-            kernels::product(
-                Op::Nt,
-                rows,
-                b,
-                cols,
-                T::one(),
-                &self.delta[i],
-                a_i,
-                false,
-                self.dw.layer_mut(i).as_mut_slice(),
-                self.pool.as_deref(),
-            );
+            // ∂E/∂W_i = Δ_{i+1} A_iᵀ
+            Product::new(
+                Operand::new(&self.delta[i], rows, b),
+                Operand::new(a_i, cols, b).t(),
+            )
+            .pool(self.pool.as_deref())
+            .run(self.dw.layer_mut(i).as_mut_slice());
             if i > 0 {
                 self.propagate(net, i, b);
             }
@@ -480,37 +477,21 @@ impl<T: Scalar> Workspace<T> {
             }
             let (rows, cols) = (self.sizes[i + 1], self.sizes[i]);
             let a_i: &[T] = if i == 0 {
-                x.unwrap_or(&self.x)
+                x.unwrap_or(&self.x[..])
             } else {
                 &self.a[i - 1]
             };
-            kernels::product(
-                Op::Nt,
-                rows,
-                b,
-                cols,
-                -m,
-                &self.delta[i],
-                a_i,
-                true,
-                net.weight_slice_mut(i),
-                self.pool.as_deref(),
-            );
+            // W_i ← W_i − m Δ_{i+1} A_iᵀ
+            Product::new(
+                Operand::new(&self.delta[i], rows, b),
+                Operand::new(a_i, cols, b).t(),
+            )
+            .alpha(-m)
+            .accumulate(true)
+            .pool(self.pool.as_deref())
+            .run(net.weight_slice_mut(i));
         }
     }
-}
-
-/// The elements of `v` as one column-major slice, when the view is one contiguous block (a
-/// whole matrix, or whole columns of one): then the kernels read the batch in place.
-fn contiguous<T: Scalar>(v: DMatrixView<'_, T>) -> Option<&[T]> {
-    let (rs, cs) = v.strides();
-    let len = v.nrows() * v.ncols();
-    (rs == 1 && (cs == v.nrows() || v.ncols() <= 1) && len > 0).then(|| {
-        // SAFETY: with row stride 1 and column stride nrows (or a single column), the view's
-        // nrows·ncols elements are consecutive from its first one, all inside the data the
-        // view borrows for its lifetime.
-        unsafe { std::slice::from_raw_parts(v.as_ptr(), len) }
-    })
 }
 
 #[cfg(test)]

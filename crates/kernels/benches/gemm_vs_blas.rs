@@ -13,7 +13,7 @@
 //!
 //! ```text
 //! LIB=$(ls /tmp/peers-venv/lib/python3.11/site-packages/numpy.libs/libscipy_openblas64_*.so)
-//! cargo run --release -p backprop-benches --bin gemm-vs-blas -- --lib "$LIB" \
+//! cargo bench -p backprop-kernels --bench gemm_vs_blas -- --lib "$LIB" \
 //!     [--sizes 512,1024,2048|MxKxN] [--dtypes f64,f32] [--ops nn,tn,nt] [--threads 1,2]
 //!     [--rounds 10] [--accumulate]
 //! ```
@@ -30,19 +30,22 @@
 //!
 //! ```text
 //! MKL=/tmp/peers-venv/lib/python3.11/site-packages/torch/lib/libtorch_cpu.so
-//! cargo run --release -p backprop-benches --bin gemm-vs-blas -- --lib "$MKL" --sizes 1024
+//! cargo bench -p backprop-kernels --bench gemm_vs_blas -- --lib "$MKL" --sizes 1024
 //! ```
 
 use std::ffi::{CStr, c_char, c_int};
 use std::time::Instant;
 
-use backprop::Scalar;
-use backprop::kernels::{self, Op, ThreadPool};
+use backprop_kernels::{Operand, Product, Real, ThreadPool};
 use libloading::Library;
 
-/// Matrices start on a cache line (see `backprop::memory::CacheAligned`).
-#[global_allocator]
-static GLOBAL: backprop::memory::CacheAligned = backprop::memory::CacheAligned;
+/// Which product: C = A B, Aᵀ B or A Bᵀ.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Nn,
+    Tn,
+    Nt,
+}
 
 const COL_MAJOR: c_int = 102; // CblasColMajor
 const NO_TRANS: c_int = 111;
@@ -117,7 +120,7 @@ enum Abi {
 }
 
 /// The element types, with their cblas names and agreement bounds.
-trait Elem: Scalar + 'static {
+trait Elem: Real + 'static {
     const NAME: &'static str;
     /// Symbols tried in order: ILP64 cblas, LP64 cblas, Fortran.
     const SYMBOLS: [(&'static str, Abi); 4];
@@ -177,6 +180,10 @@ fn parse() -> Result<Options, String> {
             );
             std::process::exit(0);
         }
+        if flag == "--bench" {
+            // Passed by `cargo bench`.
+            continue;
+        }
         if flag == "--accumulate" {
             o.accumulate = true;
             continue;
@@ -222,9 +229,6 @@ fn parse() -> Result<Options, String> {
             }
             _ => return Err(format!("unknown option {flag} (see --help)")),
         }
-    }
-    if o.lib.is_empty() {
-        return Err("--lib PATH (an OpenBLAS shared library) is required".into());
     }
     Ok(o)
 }
@@ -333,7 +337,7 @@ fn operand<E: Elem>(len: usize, seed: u64) -> Vec<E> {
             z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             z ^= z >> 31;
-            E::of_f64((z >> 11) as f64 / (1u64 << 52) as f64 - 1.0)
+            E::narrow((z >> 11) as f64 / (1u64 << 52) as f64 - 1.0)
         })
         .collect()
 }
@@ -359,7 +363,7 @@ fn compare<E: Elem>(
     let c0 = operand::<E>(m * n, 3);
     let (mut c_ours, mut c_blas) = (c0.clone(), c0);
     let (alpha, beta) = if accumulate {
-        (E::of_f64(-1e-3), E::one())
+        (E::narrow(-1e-3), E::one())
     } else {
         (E::one(), E::zero())
     };
@@ -382,7 +386,16 @@ fn compare<E: Elem>(
     };
     let ours = |c: &mut [E]| {
         let t = Instant::now();
-        kernels::product(op, m, k, n, alpha, &a, &b, accumulate, c, pool.as_ref());
+        let (oa, ob) = match op {
+            Op::Nn => (Operand::new(&a, m, k), Operand::new(&b, k, n)),
+            Op::Tn => (Operand::new(&a, k, m).t(), Operand::new(&b, k, n)),
+            Op::Nt => (Operand::new(&a, m, k), Operand::new(&b, n, k).t()),
+        };
+        Product::new(oa, ob)
+            .alpha(alpha)
+            .accumulate(accumulate)
+            .pool(pool.as_ref())
+            .run(c);
         t.elapsed().as_secs_f64()
     };
     let theirs = |c: &mut [E]| {
@@ -475,12 +488,12 @@ fn compare<E: Elem>(
     }
     let scale = c_blas
         .iter()
-        .fold(0.0f64, |m, x| m.max(x.as_f64().abs()))
+        .fold(0.0f64, |m, x| m.max(x.widen().abs()))
         .max(f64::MIN_POSITIVE);
     let diff = c_ours
         .iter()
         .zip(&c_blas)
-        .fold(0.0f64, |m, (x, y)| m.max((x.as_f64() - y.as_f64()).abs()))
+        .fold(0.0f64, |m, (x, y)| m.max((x.widen() - y.widen()).abs()))
         / scale;
     if diff.is_nan() || diff > E::BOUND {
         return Err(format!(
@@ -503,7 +516,7 @@ fn compare<E: Elem>(
         flop / median(&mut t_blas),
         ratios[ratios.len() / 4],
         ratios[(3 * ratios.len()) / 4],
-        kernels::isa(),
+        backprop_kernels::isa(),
         blas.core,
     ))
 }
@@ -523,6 +536,11 @@ fn run<E: Elem>(blas: &Blas, o: &Options) -> Result<(), String> {
 
 fn main() {
     let result = parse().and_then(|o| {
+        if o.lib.is_empty() {
+            // `cargo bench --workspace` runs every bench without arguments.
+            println!("gemm-vs-blas: skipped, no --lib PATH (an OpenBLAS shared library); see --help");
+            return Ok(());
+        }
         // SAFETY: no other thread exists yet.
         unsafe {
             std::env::remove_var("OPENBLAS_CORETYPE");

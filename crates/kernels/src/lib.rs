@@ -55,36 +55,36 @@ mod sealed {
 /// The element types the kernels compute in: `f32` and `f64` (sealed).
 pub trait Real: RealField + Copy + Default + Send + Sync + sealed::Sealed + 'static {
     /// Machine epsilon: the gap between 1 and the next representable number.
-    const EPSILON: Self;
+    const EPS: Self;
 
     /// `x` rounded to the nearest value of this type.
-    fn of_f64(x: f64) -> Self;
+    fn narrow(x: f64) -> Self;
     /// This value widened (exactly) to `f64`.
-    fn as_f64(self) -> f64;
+    fn widen(self) -> f64;
 }
 
 impl Real for f32 {
-    const EPSILON: Self = f32::EPSILON;
+    const EPS: Self = f32::EPSILON;
 
     #[inline(always)]
-    fn of_f64(x: f64) -> Self {
+    fn narrow(x: f64) -> Self {
         x as f32
     }
     #[inline(always)]
-    fn as_f64(self) -> f64 {
+    fn widen(self) -> f64 {
         f64::from(self)
     }
 }
 
 impl Real for f64 {
-    const EPSILON: Self = f64::EPSILON;
+    const EPS: Self = f64::EPSILON;
 
     #[inline(always)]
-    fn of_f64(x: f64) -> Self {
+    fn narrow(x: f64) -> Self {
         x
     }
     #[inline(always)]
-    fn as_f64(self) -> f64 {
+    fn widen(self) -> f64 {
         self
     }
 }
@@ -184,7 +184,7 @@ mod testing {
             ((self.next() + 1.0) / 2.0 * n as f64) as usize % n
         }
         pub(crate) fn vec<T: Real>(&mut self, len: usize) -> Vec<T> {
-            (0..len).map(|_| T::of_f64(self.next())).collect()
+            (0..len).map(|_| T::narrow(self.next())).collect()
         }
     }
 

@@ -299,7 +299,7 @@ fn dispatch<T: Real>(
                     m,
                     k,
                     n,
-                    alpha.as_f64(),
+                    alpha.widen(),
                     a64,
                     b64,
                     accumulate,
@@ -312,7 +312,7 @@ fn dispatch<T: Real>(
         if let (Some(a32), Some(b32)) = (cast::<T, f32>(a), cast::<T, f32>(b)) {
             let c32 = cast_mut::<T, f32>(c).expect("same type as a");
             // f32 → f64 → f32 is exact.
-            let alpha = alpha.as_f64() as f32;
+            let alpha = alpha.widen() as f32;
             // SAFETY: as above.
             unsafe { x86::product_f32(isa, op, m, k, n, alpha, a32, b32, accumulate, c32, pool) };
             return;
@@ -473,7 +473,7 @@ mod portable {
                     m,
                     k,
                     n,
-                    alpha.as_f64(),
+                    alpha.widen(),
                     a.cast(),
                     s(rsa),
                     s(csa),
@@ -493,7 +493,7 @@ mod portable {
                     m,
                     k,
                     n,
-                    alpha.as_f64() as f32,
+                    alpha.widen() as f32,
                     a.cast(),
                     s(rsa),
                     s(csa),
@@ -762,24 +762,24 @@ mod tests {
         };
         f(m, k, n, &a, &b, &mut reference);
         f(m, k, n, &abs(&a), &abs(&b), &mut bound);
-        let alpha_t = T::of_f64(alpha);
+        let alpha_t = T::narrow(alpha);
         let mut c = c0.clone();
         product_with(isa, op, m, k, n, alpha_t, &a, &b, accumulate, &mut c, pool);
-        let eps = T::EPSILON.as_f64();
+        let eps = T::EPS.widen();
         for idx in 0..m * n {
             let want =
-                alpha * reference[idx].as_f64() + if accumulate { c0[idx].as_f64() } else { 0.0 };
+                alpha * reference[idx].widen() + if accumulate { c0[idx].widen() } else { 0.0 };
             let tol = 4.0
                 * (k as f64 + 2.0)
                 * eps
-                * (alpha.abs() * bound[idx].as_f64()
+                * (alpha.abs() * bound[idx].widen()
                     + if accumulate {
-                        c0[idx].as_f64().abs()
+                        c0[idx].widen().abs()
                     } else {
                         0.0
                     })
                 + f64::MIN_POSITIVE;
-            let got = c[idx].as_f64();
+            let got = c[idx].widen();
             assert!(
                 (got - want).abs() <= tol,
                 "{isa:?} {op:?} {} m={m} k={k} n={n} α={alpha} acc={accumulate}: C[{}, {}] = {got}, reference {want} (tolerance {tol:e})",
@@ -989,7 +989,10 @@ mod tests {
         // Aᵀ B packs A's strided rows PACK_DEPTH k-steps at a time: k just above one block,
         // two whole blocks, and a KC block that ends inside a PACK_DEPTH block; m with a
         // partial MR panel.
+        #[cfg(x86_kernels)]
         let depth = crate::gemm::PACK_DEPTH;
+        #[cfg(not(x86_kernels))]
+        let depth = 64;
         let mut g = Gen(64);
         for isa in isas() {
             for k in [depth - 1, depth + 1, 2 * depth, 300, 600] {
@@ -1018,16 +1021,16 @@ mod tests {
     ) {
         for &kc in kcs {
             let ldb = kc + 5;
-            let b: Vec<T> = (0..ldb * cols).map(|_| T::of_f64(g.next())).collect();
+            let b: Vec<T> = (0..ldb * cols).map(|_| T::narrow(g.next())).collect();
             let expected: Vec<T> = (0..kc * cols)
                 .map(|i| b[i / cols + (i % cols) * ldb])
                 .collect();
-            let mut dst = vec![T::of_f64(f64::NAN); kc * cols + 1];
+            let mut dst = vec![T::narrow(f64::NAN); kc * cols + 1];
             // SAFETY: the caller's features; b holds `cols` runs of ldb ≥ kc; dst cols·kc (+1).
             unsafe { pack(kc, b.as_ptr(), ldb, dst.as_mut_ptr()) };
             assert_eq!(&dst[..kc * cols], &expected[..], "{cols} runs, kc {kc}");
             assert!(
-                dst[kc * cols].as_f64().is_nan(),
+                dst[kc * cols].widen().is_nan(),
                 "{cols} runs, kc {kc}: wrote past the panel"
             );
         }

@@ -108,12 +108,12 @@ mod tests {
     fn check<T: Real>() {
         for &(m, k, n) in &[(1, 1, 1), (3, 4, 5), (17, 9, 2), (8, 16, 8), (2, 33, 7)] {
             let a =
-                DMatrix::<T>::from_fn(m, k, |i, j| T::of_f64((i * 7 + j * 3) as f64 * 0.1 - 1.0));
+                DMatrix::<T>::from_fn(m, k, |i, j| T::narrow((i * 7 + j * 3) as f64 * 0.1 - 1.0));
             let b =
-                DMatrix::<T>::from_fn(k, n, |i, j| T::of_f64((i * 5 + j * 11) as f64 * 0.05 - 0.7));
+                DMatrix::<T>::from_fn(k, n, |i, j| T::narrow((i * 5 + j * 11) as f64 * 0.05 - 0.7));
             // Each element is a sum of k products: allow k ulps of the largest magnitude involved.
-            let scale = (a.amax() * b.amax()).max(T::one()) * T::of_f64(k as f64);
-            let tol = T::of_f64(4.0) * T::EPSILON * scale;
+            let scale = (a.amax() * b.amax()).max(T::one()) * T::narrow(k as f64);
+            let tol = T::narrow(4.0) * T::EPS * scale;
             let mut c = vec![T::zero(); m * n];
             gemm_nn(m, k, n, a.as_slice(), b.as_slice(), &mut c);
             assert!((DMatrix::from_column_slice(m, n, &c) - &a * &b).amax() < tol);

@@ -240,25 +240,25 @@ mod tests {
             86.0, -86.0, 100.0, -100.0, 700.0, -700.0, 708.5, -708.5, 800.0, -800.0,
         ]
         .iter()
-        .map(|&v| T::of_f64(v))
+        .map(|&v| T::narrow(v))
         .collect();
         let mut g = Gen(5);
-        z.extend((0..997).map(|_| T::of_f64(g.next() * 40.0)));
-        z.extend([T::of_f64(f64::INFINITY), T::of_f64(f64::NEG_INFINITY)]);
+        z.extend((0..997).map(|_| T::narrow(g.next() * 40.0)));
+        z.extend([T::narrow(f64::INFINITY), T::narrow(f64::NEG_INFINITY)]);
         for isa in isas() {
             for len in [z.len(), z.len() - 3, 5, 1] {
                 let z = &z[..len];
                 let mut a = vec![T::zero(); len];
                 sigmoid_with(isa, z, &mut a);
-                let mut d: Vec<T> = (0..len).map(|i| T::of_f64(1.0 + i as f64 * 0.01)).collect();
+                let mut d: Vec<T> = (0..len).map(|i| T::narrow(1.0 + i as f64 * 0.01)).collect();
                 let d0 = d.clone();
                 sigmoid_mul_prime_with(isa, z, &mut d);
                 for i in 0..len {
-                    let s = scalar_sigmoid(z[i]).as_f64();
-                    let ds = d0[i].as_f64() * s * (1.0 - s);
-                    for (what, got, want) in [("σ", a[i].as_f64(), s), ("d σ'", d[i].as_f64(), ds)]
+                    let s = scalar_sigmoid(z[i]).widen();
+                    let ds = d0[i].widen() * s * (1.0 - s);
+                    for (what, got, want) in [("σ", a[i].widen(), s), ("d σ'", d[i].widen(), ds)]
                     {
-                        let tol = 8.0 * T::EPSILON.as_f64() * want.abs() + tail;
+                        let tol = 8.0 * T::EPS.widen() * want.abs() + tail;
                         assert!(
                             (got - want).abs() <= tol,
                             "{isa:?} {}: {what}({}) = {got}, scalar {want}",
@@ -270,8 +270,8 @@ mod tests {
             }
         }
         let mut a = [T::zero(); 9];
-        sigmoid_with(isa(), &[T::of_f64(f64::NAN); 9], &mut a);
-        assert!(a.iter().all(|v| v.as_f64().is_nan()), "NaN in, NaN out");
+        sigmoid_with(isa(), &[T::narrow(f64::NAN); 9], &mut a);
+        assert!(a.iter().all(|v| v.widen().is_nan()), "NaN in, NaN out");
     }
 
     #[test]
@@ -280,14 +280,14 @@ mod tests {
         // backward pass may use the stored activations only if nothing changes.
         fn check<T: Real>(g: &mut Gen) {
             for len in (0..40).chain([1000, 4099]) {
-                let z: Vec<T> = (0..len).map(|_| T::of_f64(8.0 * g.next())).collect();
-                let d: Vec<T> = (0..len).map(|_| T::of_f64(g.next())).collect();
+                let z: Vec<T> = (0..len).map(|_| T::narrow(8.0 * g.next())).collect();
+                let d: Vec<T> = (0..len).map(|_| T::narrow(g.next())).collect();
                 let mut a = vec![T::zero(); len];
                 sigmoid(&z, &mut a);
                 let (mut from_z, mut from_a) = (d.clone(), d);
                 sigmoid_mul_prime(&z, &mut from_z);
                 sigmoid_output_mul_prime(&a, &mut from_a);
-                let bits = |v: &[T]| v.iter().map(|x| x.as_f64().to_bits()).collect::<Vec<_>>();
+                let bits = |v: &[T]| v.iter().map(|x| x.widen().to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&from_z), bits(&from_a), "length {len}");
             }
         }
