@@ -19,8 +19,8 @@ and summed over the samples of a batch.
 
 | | module | result |
 |---|---|---|
-| numerator layout, the Jacobian chain ∂E/∂z_{i+1} · W_i · diag(σ'(z_i)) | [`gradient::numerator`] | [`NumeratorGradient`] (W_iᵀ-shaped) |
-| denominator layout, δ_i = σ'(z_i) ⊙ (W_iᵀ δ_{i+1}), ∂E/∂W_i = δ_{i+1} a_iᵀ | [`gradient::denominator`] | [`DenominatorGradient`] |
+| numerator layout, the Jacobian chain ∂E/∂z_{i+1} · W_i · diag(σ′(z_i)) | [`gradient::numerator`] | [`NumeratorGradient`] (W_iᵀ-shaped) |
+| denominator layout, δ_i = σ′(z_i) ⊙ (W_iᵀ δ_{i+1}), ∂E/∂W_i = δ_{i+1} a_iᵀ | [`gradient::denominator`] | [`DenominatorGradient`] |
 | the element-wise index form (∂E/∂W_i)^{jk} = ∂E/∂z_{i+1}^j a_i^k | [`gradient::elementwise`] | [`DenominatorGradient`] |
 | the naive O(n²) chain, recomputed for every W_i | [`gradient::naive`] | [`DenominatorGradient`] |
 | batched: ∂E/∂W_i = Δ_{i+1} A_iᵀ, one product per layer, no allocation | [`Workspace`] | [`DenominatorGradient`] |
@@ -48,12 +48,23 @@ assert!(idx.max_abs_diff(&den) < 1e-12);
 
 // SGD with the seed's summed gradients: the loss falls.
 let config = TrainConfig { learning_rate: 0.1, epochs: 200, batch_size: 2, ..Default::default() };
-let history = train(&mut net, x.as_view(), y.as_view(), &config, |_, _| std::ops::ControlFlow::Continue(()))?;
+let history = train(&mut net, x.as_view(), y.as_view(), &config)?;
 assert!(history.last().unwrap().loss < e / 10.0);
 # Ok::<(), backprop::Error>(())
 ```
 
 # Speed
+
+Build the crate optimised even in a debug build of your program: unoptimised, a training step
+is about 80 times slower (S3, 784-128-10 with batches of 64: 45 ms against 0.56 ms). In your
+`Cargo.toml`:
+
+```toml
+[profile.dev.package.backprop]
+opt-level = 3
+[profile.dev.package.backprop-kernels]
+opt-level = 3
+```
 
 [`Workspace`] runs the step on the crate's own kernels (`kernels`: AVX-512 or AVX2 + FMA, chosen
 at run time), without allocating after its first step. They stream the columns of W_i with
@@ -97,7 +108,9 @@ pub use loss::{loss, loss_gradient};
 pub use model_file::AnyNetwork;
 pub use network::{Init, Network};
 pub use scalar::{Dtype, Scalar};
-pub use train::{EpochReport, TrainConfig, Trainer, train};
+pub use train::{
+    EpochConfig, EpochReport, Hooks, Stopped, TrainConfig, Trained, Trainer, train, train_with,
+};
 pub use workspace::{Reduction, Workspace};
 
 /// The workspace README's examples, compiled and run as doc tests.
