@@ -215,12 +215,17 @@ fn svg_pictures_and_the_history_are_written_where_asked() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let run = dir.path().join("run");
-    // 1-D inputs: a fitted curve, in --plot's format.
+    // 1-D inputs: a fitted curve, named after the model, in --plot's format.
     assert_only(
         &run,
-        &["sine.safetensors", "loss.svg", "fit.svg", "history.csv"],
+        &[
+            "sine.safetensors",
+            "loss.svg",
+            "sine.fit.svg",
+            "history.csv",
+        ],
     );
-    let svg = std::fs::read_to_string(run.join("fit.svg")).unwrap();
+    let svg = std::fs::read_to_string(run.join("sine.fit.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("network z0"));
     let history = std::fs::read_to_string(run.join("history.csv")).unwrap();
     assert_eq!(history.lines().count(), 6);

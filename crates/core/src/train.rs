@@ -168,6 +168,7 @@ pub fn train_with<T: Scalar>(
     config: &TrainConfig,
     hooks: &mut impl Hooks<T>,
 ) -> Result<Trained> {
+    // Trainer::run's arguments: this is it, with a trainer made for the configuration.
     net.check_batch(x, y)?;
     let mut trainer = Trainer::new(net, config.batch_size.min(x.ncols()), config.seed)?;
     trainer.run(net, x, y, config, hooks)

@@ -176,13 +176,7 @@ pub fn check_objective<O: Objective + ?Sized>(
         }
     }
     for e in &elements {
-        layer.checked += 1;
-        match e.status {
-            Status::Passed => layer.passed += 1,
-            Status::Failed => layer.failed += 1,
-            Status::KinkCrossed => layer.kink_crossed += 1,
-            Status::BelowFloor => layer.below_floor += 1,
-        }
+        layer.count(e.status);
     }
     elements.sort_by(|a, b| {
         let ka = (a.status == Status::Failed, a.ratio());

@@ -182,13 +182,7 @@ impl LayerAcc {
 
     fn push(&mut self, e: ElementCheck) {
         let r = &mut self.report;
-        r.checked += 1;
-        match e.status {
-            Status::Passed => r.passed += 1,
-            Status::Failed => r.failed += 1,
-            Status::KinkCrossed => r.kink_crossed += 1,
-            Status::BelowFloor => r.below_floor += 1,
-        }
+        r.count(e.status);
         if self.keep == 0 {
             return;
         }

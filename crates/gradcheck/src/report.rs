@@ -147,6 +147,17 @@ impl LayerReport {
         }
     }
 
+    /// Counts one checked element with verdict `status`.
+    pub fn count(&mut self, status: Status) {
+        self.checked += 1;
+        match status {
+            Status::Passed => self.passed += 1,
+            Status::Failed => self.failed += 1,
+            Status::KinkCrossed => self.kink_crossed += 1,
+            Status::BelowFloor => self.below_floor += 1,
+        }
+    }
+
     /// The number of elements of W_i.
     pub fn elements(&self) -> usize {
         self.rows * self.cols

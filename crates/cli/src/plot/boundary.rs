@@ -3,7 +3,8 @@
 //! the samples on top.
 
 use super::draw::{
-    FONT, Format, Picture, class_color, diverging, e2s, extent, padded_pair, tick, tint,
+    FONT, Format, Picture, class_color, diverging, e2s, extent, legend, padded_pair, tick, tint,
+    titled,
 };
 use crate::budget;
 use crate::classes::argmax;
@@ -105,10 +106,7 @@ impl Picture for Boundary {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        root.fill(&WHITE).map_err(e2s)?;
-        let root = root
-            .titled(&self.title, (FONT, 18).into_font())
-            .map_err(e2s)?;
+        let root = titled(root, &self.title, 18)?;
         let (x0, x1) = self.x_range;
         let (y0, y1) = self.y_range;
         let mut chart = ChartBuilder::on(&root)
@@ -177,14 +175,7 @@ impl Picture for Boundary {
                     .label(format!("class {name}"))
                     .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
             }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font((FONT, 14))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(e2s)?;
+            legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
         Ok(())
     }

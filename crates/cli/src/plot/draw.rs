@@ -64,6 +64,31 @@ pub fn e2s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
+/// Paints `root` white and puts `title` on top; returns the area under the title.
+pub fn titled<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    size: u32,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    root.fill(&WHITE).map_err(e2s)?;
+    root.titled(title, (FONT, size).into_font()).map_err(e2s)
+}
+
+/// Draws the chart's legend (the labels of its series) at `position`, on a white box.
+pub fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 14))
+        .position(position)
+        .draw()
+        .map_err(e2s)
+}
+
 /// Renders `picture` to `path` (PNG or SVG by extension), atomically.
 pub fn render(path: &Path, picture: &impl Picture) -> Result<()> {
     register_font();

@@ -1,7 +1,9 @@
 //! The fitted curve of a 1-input network: its outputs along the input's range, one colour per
 //! output, over the samples.
 
-use super::draw::{FONT, Picture, class_color, e2s, extent, padded, padded_pair, tick};
+use super::draw::{
+    FONT, Picture, class_color, e2s, extent, legend, padded, padded_pair, tick, titled,
+};
 use crate::budget;
 use crate::data::Table;
 use anyhow::Result;
@@ -55,10 +57,7 @@ impl Picture for Fit {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        root.fill(&WHITE).map_err(e2s)?;
-        let root = root
-            .titled(&self.title, (FONT, 18).into_font())
-            .map_err(e2s)?;
+        let root = titled(root, &self.title, 18)?;
         let xs = self
             .points
             .iter()
@@ -112,14 +111,7 @@ impl Picture for Fit {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
                 });
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FONT, 14))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(e2s)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     }
 }

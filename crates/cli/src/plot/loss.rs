@@ -7,7 +7,7 @@
 //! more than a decade. A known floor of the loss (the spiral's ½ for an odd network) is drawn
 //! as a dashed line with the reason beside it.
 
-use super::draw::{FONT, Picture, class_color, e2s, extent, padded};
+use super::draw::{FONT, Picture, class_color, e2s, extent, legend, padded, titled};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::types::RangedCoordf64;
@@ -154,10 +154,7 @@ impl Picture for LossCurve {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        root.fill(&WHITE).map_err(e2s)?;
-        let root = root
-            .titled(&self.title, (FONT, 20).into_font())
-            .map_err(e2s)?;
+        let root = titled(root, &self.title, 20)?;
         let (top, bottom) = if self.train_accuracy.is_empty() {
             (root, None)
         } else {
@@ -292,7 +289,7 @@ fn draw_series<'a, DB: DrawingBackend + 'a>(
     train: &[f64],
     test: &[f64],
     window: usize,
-    legend: SeriesLabelPosition,
+    position: SeriesLabelPosition,
 ) -> Result<(), String> {
     let points = |v: &[f64]| -> Vec<(f64, f64)> {
         v.iter()
@@ -332,14 +329,7 @@ fn draw_series<'a, DB: DrawingBackend + 'a>(
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
             });
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font((FONT, 14))
-        .position(legend)
-        .draw()
-        .map_err(e2s)?;
+    legend(chart, position)?;
     Ok(())
 }
 

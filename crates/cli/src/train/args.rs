@@ -10,8 +10,8 @@ and writes model.safetensors, model.loss.png and model.boundary.png into the cur
 The pictures are named after the model: --out circles.safetensors writes circles.loss.png and
 circles.boundary.png beside it.
 
-The loss printed is E/N, the squared error E = sum of |y - z_n|^2 over the samples divided by
-their number N (backprop grad prints E itself). Built-in sets train with their own defaults; a
+The loss printed is E/N: the squared error E = Σ_s ‖y_s − z_n(x_s)‖² over the N samples,
+divided by N (backprop grad prints E itself). Built-in sets train with their own defaults; a
 CSV file with the library's TrainConfig::default(): m = 0.01, 100 epochs, batches of 32, the
 seed's summed gradients, sigmoid.
 
