@@ -5,14 +5,13 @@
 //! as a faint line, and over them a centred moving average (the legend says over how many
 //! epochs). The loss axis is logarithmic, labelled at every decade, when the loss falls by
 //! more than a decade. A known floor of the loss (the spiral's ½ for an odd network) is drawn
-//! as a dashed line with the reason beside it.
+//! as a dashed line, its reason in the legend.
 
 use super::draw::{FONT, Picture, class_color, e2s, extent, legend, padded, titled};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::ops::Range;
 
 /// The loss per epoch and, for classification, the accuracy.
@@ -195,30 +194,20 @@ impl Picture for LossCurve {
             y_desc,
             &|v| loss_label(*v, log),
         )?;
-        if let (Some((value, why)), Some(_)) = (&self.floor, floor) {
+        if let Some((value, why)) = &self.floor {
+            // Dashed, named in the legend: the curves may run close above it.
             let y = scale(*value);
+            let style = BLACK.mix(0.7).stroke_width(1);
             chart
                 .draw_series(DashedLineSeries::new(
                     [(x_range.start, y), (x_range.end, y)],
                     6,
                     4,
-                    BLACK.mix(0.6).stroke_width(1),
-                ))
-                .map_err(e2s)?;
-            // Above the line when it lies in the lower half of the panel, below it otherwise.
-            let above = y < (a + b) / 2.0;
-            let dy = (b - a) * if above { 0.02 } else { -0.02 };
-            let style = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(
-                HPos::Left,
-                if above { VPos::Bottom } else { VPos::Top },
-            ));
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    why.clone(),
-                    (x_range.start + 0.02 * (x_range.end - x_range.start), y + dy),
                     style,
-                )))
-                .map_err(e2s)?;
+                ))
+                .map_err(e2s)?
+                .label(why.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         }
         draw_series(
             &mut chart,
@@ -275,6 +264,8 @@ fn panel<'a, DB: DrawingBackend>(
         .x_desc("epoch")
         .y_desc(y_desc)
         .label_style((FONT, 14))
+        // Grid lines at the labels only.
+        .light_line_style(WHITE.mix(0.0))
         .x_label_formatter(&|v| format!("{v:.0}"))
         .y_label_formatter(y_label)
         .draw()

@@ -183,8 +183,7 @@ pub fn write_outputs<T: Scalar>(
                 (
                     f,
                     format!(
-                        "E/N = {f}: the least a bias-free network with an odd σ can reach here \
-                         (crates/cli/README.md)"
+                        "E/N = {f}: the least an odd network (odd σ, no biases) can reach here"
                     ),
                 )
             });
