@@ -162,8 +162,9 @@ def uses(module, text, known, exported=None):
                     # An item the module re-exports: the use is of the module defining it.
                     target = (exported or {}).get(target, {}).get(s, target)
                     break
-            # Uses inside an inline module count for the file's module.
-            target = target[: len(module)] if target[: len(module)] == module and len(target) > len(module) and target not in known else target
+            # A path into an inline module (not a file) is a use of the file's module.
+            while target not in known and target:
+                target = target[:-1]
             if target != module:
                 found.add(target)
     return found
