@@ -15,7 +15,8 @@ Classification sets have one-hot targets (1 at the sample's class, 0 elsewhere),
 
 Examples:
   backprop data spiral --out spiral.csv
-  backprop train --data spiral.csv --layers 2,24,24,2 --activation tanh --lr 0.05 --reduction mean
+  backprop train --data spiral.csv --layers 2,24,24,2 --activation tanh --lr 0.05 --reduction mean \\
+    --batch 16 --epochs 500
   backprop data seeded --seed 3 --out seeded.csv";
 
 /// Write a built-in data set as CSV (inputs x0,x1,…, then targets y0,… or class_NAME,…).

@@ -84,9 +84,9 @@ pub struct EpochReport {
 }
 
 /// What a training run may be told between mini-batches and after every epoch
-/// ([`train_with`], [`Trainer::run`]). Both methods have defaults that change nothing; a
-/// closure `FnMut(&EpochReport, &Network<T>) -> ControlFlow<()>` is the hooks whose
-/// [`Hooks::on_epoch`] it is, and `()` is no hooks at all.
+/// ([`train_with`], [`Trainer::run`]). Both methods have defaults that change nothing. A
+/// closure `FnMut(&EpochReport, &Network<T>) -> ControlFlow<()>` is hooks with that
+/// [`Hooks::on_epoch`]; `()` is no hooks at all.
 pub trait Hooks<T: Scalar> {
     /// Asked before every mini-batch: `true` ends training there. The updates of the epoch's
     /// earlier batches are discarded (the weights go back to the start of the epoch) and

@@ -3,8 +3,8 @@
 //! the samples on top.
 
 use super::draw::{
-    FONT, Format, Picture, class_color, diverging, e2s, extent, legend, padded_pair, tick, tint,
-    titled,
+    FONT, Format, Picture, chart_on, class_color, diverging, e2s, extent, legend, padded_pair,
+    tick, tint, titled,
 };
 use crate::budget;
 use crate::classes::argmax;
@@ -109,10 +109,7 @@ impl Picture for Boundary {
         let root = titled(root, &self.title, 18)?;
         let (x0, x1) = self.x_range;
         let (y0, y1) = self.y_range;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
+        let mut chart = chart_on(&root, 50)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(e2s)?;
         chart

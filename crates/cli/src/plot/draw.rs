@@ -74,6 +74,20 @@ pub fn titled<DB: DrawingBackend>(
     root.titled(title, (FONT, size).into_font()).map_err(e2s)
 }
 
+/// A chart builder on `area` with the pictures' margins: `y_labels` pixels for the y axis's
+/// labels, 40 for the x axis's.
+pub fn chart_on<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    y_labels: u32,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(y_labels);
+    builder
+}
+
 /// Draws the chart's legend (the labels of its series) at `position`, on a white box.
 pub fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,

@@ -2,7 +2,7 @@
 //! output, over the samples.
 
 use super::draw::{
-    FONT, Picture, class_color, e2s, extent, legend, padded, padded_pair, tick, titled,
+    FONT, Picture, chart_on, class_color, e2s, extent, legend, padded, padded_pair, tick, titled,
 };
 use crate::budget;
 use crate::data::Table;
@@ -73,10 +73,7 @@ impl Picture for Fit {
         let (ylo, yhi) = extent(ys);
         let (xlo, xhi) = padded(xlo, xhi, 0.02);
         let (ylo, yhi) = padded(ylo, yhi, 0.08);
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
+        let mut chart = chart_on(&root, 60)
             .build_cartesian_2d(xlo..xhi, ylo..yhi)
             .map_err(e2s)?;
         chart

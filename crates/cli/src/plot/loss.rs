@@ -7,7 +7,7 @@
 //! more than a decade. A known floor of the loss (the spiral's ½ for an odd network) is drawn
 //! as a dashed line, its reason in the legend.
 
-use super::draw::{FONT, Picture, class_color, e2s, extent, legend, padded, titled};
+use super::draw::{FONT, Picture, chart_on, class_color, e2s, extent, legend, padded, titled};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::types::RangedCoordf64;
@@ -247,10 +247,7 @@ fn panel<'a, DB: DrawingBackend>(
     y_desc: &str,
     y_label: &dyn Fn(&f64) -> String,
 ) -> Result<Chart<'a, DB>, String> {
-    let mut chart = ChartBuilder::on(area)
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
+    let mut chart = chart_on(area, 70)
         .build_cartesian_2d(
             x_range,
             Ticked {

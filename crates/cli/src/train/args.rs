@@ -24,7 +24,8 @@ Examples:
   backprop train
   backprop train --data circles --plot out/loss.svg --out out/circles.safetensors
   backprop data spiral --out spiral.csv
-  backprop train --data spiral.csv --layers 2,24,24,2 --activation tanh --lr 0.05 --reduction mean
+  backprop train --data spiral.csv --layers 2,24,24,2 --activation tanh --lr 0.05 --reduction mean \\
+    --batch 16 --epochs 500
   backprop train --data data.csv --layers 3,8,2 --activation sigmoid --lr 0.05 --epochs 500
   backprop train --init model.safetensors --out more.safetensors --epochs 100";
 
