@@ -263,6 +263,7 @@ fn circles(rng: &mut SplitMix64) -> Builtin {
 
 /// Four blobs at (±0.5, ±0.5); the class is 1 when the signs of x_0 and x_1 differ.
 fn xor(rng: &mut SplitMix64) -> Builtin {
+    // Drawn like circles, class by class into one-hot rows; only the geometry differs.
     let per_blob = 100;
     let mut samples = Vec::with_capacity(4 * per_blob);
     for _ in 0..per_blob {

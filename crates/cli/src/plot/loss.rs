@@ -226,6 +226,7 @@ impl Picture for LossCurve {
                 "accuracy (%)",
                 &|v| format!("{v:.0}"),
             )?;
+            // The loss panel's drawing again, on the accuracy's own axis.
             draw_series(
                 &mut chart,
                 &pct(&self.train_accuracy),

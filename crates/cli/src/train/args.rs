@@ -89,6 +89,7 @@ pub struct TrainArgs {
     /// The model file to write (safetensors) [default: model.safetensors].
     #[arg(long, value_name = "MODEL")]
     pub(super) out: Option<PathBuf>,
+    // The picture options, alike in shape only: one clap field each.
     /// The loss-curve picture, .png or .svg [default: MODEL.loss.png beside --out, named after
     /// it].
     #[arg(long, value_name = "PICTURE")]
