@@ -50,7 +50,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 echo "instructions: $(valgrind --version), gungraun-runner $have, $(rustc --version)"
 # JSON lines on stdout (one per benchmark); gungraun's progress goes to stderr.
-cargo bench --locked -p backprop-benches --bench instructions -- --output-format=json \
+cargo bench --locked -p backprop-benches --features bench --bench instructions -- --output-format=json \
   >"$out/run.jsonl"
 
 python3 - "$mode" "$baseline" "$threshold" "$out/run.jsonl" "$have" <<'PY'

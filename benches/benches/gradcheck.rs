@@ -14,7 +14,7 @@
 //! Each measured call is one `check_backprop`: the batched backpropagation (the analytic
 //! gradient under test) and the check itself.
 //!
-//! Run: `cargo bench -p backprop-benches --bench gradcheck`.
+//! Run: `cargo bench -p backprop-benches --features bench --bench gradcheck`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -1,8 +1,8 @@
 //! The gradient forms side by side, and the naive chain against dynamic programming over depth.
 //!
 //! * `gradient_forms_{f64,f32}/{form}/{S1,S2,S3}`: ∂E/∂W_i for the peers' data, each form of
-//!   [`backprop::gradient`] (numerator layout, the Jacobian chain ∂E/∂z_{i+1} W_i diag σ'(z_i);
-//!   denominator layout, δ_i = σ'(z_i) ⊙ W_iᵀ δ_{i+1}; the element-wise index form
+//!   [`backprop::gradient`] (numerator layout, the Jacobian chain ∂E/∂z_{i+1} W_i diag σ′(z_i);
+//!   denominator layout, δ_i = σ′(z_i) ⊙ W_iᵀ δ_{i+1}; the element-wise index form
 //!   (∂E/∂W_i)^{jk} = ∂E/∂z_{i+1}^j a_i^k; the naive O(n²) chain) and the batched
 //!   [`backprop::Workspace::gradient`]. `Throughput::Elements(B)`.
 //! * `depth_{naive,dp}/n`: a 16-wide sigmoid network of depth n = 2, 4, 8, 16, 32, one sample.
@@ -10,7 +10,7 @@
 //!   backpropagation reuses the prefix: O(n). Doubling n roughly quadruples `depth_naive` and
 //!   doubles `depth_dp`.
 //!
-//! Run: `cargo bench -p backprop-benches --bench gradient`.
+//! Run: `cargo bench -p backprop-benches --features bench --bench gradient`.
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! A measured step is exactly what the peers time:
 //!
 //! ```text
-//! Z_{i+1} = W_i A_i, A_i = σ(Z_i);  Δ_n = −2 (Y − Z_n);  Δ_i = σ'(Z_i) ⊙ (W_iᵀ Δ_{i+1});
+//! Z_{i+1} = W_i A_i, A_i = σ(Z_i);  Δ_n = −2 (Y − Z_n);  Δ_i = σ′(Z_i) ⊙ (W_iᵀ Δ_{i+1});
 //! W_i ← W_i − m Δ_{i+1} A_iᵀ        (m = 1e-3, gradients summed over the batch)
 //! ```
 //!
@@ -13,7 +13,7 @@
 //! `Throughput::Elements(B)`: criterion prints samples/s.
 //!
 //! Groups: `step_{f64,f32}/S1..S5`, `forward_{f64,f32}/S1..S5`, and `step_2threads_{f64,f32}/S4,S5`.
-//! Run: `cargo bench -p backprop-benches --bench step` (filter e.g. `-- step_f64/S2`).
+//! Run: `cargo bench -p backprop-benches --features bench --bench step` (filter e.g. `-- step_f64/S2`).
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -111,7 +111,8 @@ def grad_case(binary, tmp, sizes, act, dtype, seed, tol):
     for layout in ["denominator", "numerator"]:
         out = os.path.join(tmp, f"{name}-{layout}-grad.safetensors")
         stdout = run([binary, "grad", "--model", model, "--data", data, "--out", out, "--layout", layout])
-        e = float(stdout.strip().removeprefix("E = "))
+        # "E = <value> (summed over N samples)"
+        e = float(stdout.strip().removeprefix("E = ").split(" ", 1)[0])
         g = load_file(out)
         with safe_open(out, "np") as f:
             meta = f.metadata() or {}

@@ -1,10 +1,13 @@
 //! `backprop check`: the core's backpropagation ∂E/∂W_i against numerical oracles, element by
 //! element (`backprop-gradcheck`), on a model file or a random network.
 
-use crate::Outcome;
-use crate::common::{self, DtypeArg, Layers, layers_arg, parse_activation, print_out, sizes_text};
+use crate::args::{DtypeArg, Layers, layers_arg, parse_activation, sizes_text};
+use crate::budget;
 use crate::data::Table;
 use crate::datasets;
+use crate::input;
+use crate::io::print_out;
+use crate::outcome::Outcome;
 use anyhow::{Result, anyhow, bail};
 use backprop::{Activation, AnyNetwork, Network, Scalar};
 use backprop_gradcheck::{CheckConfig, Mode, Oracle};
@@ -17,8 +20,13 @@ column, the analytic and numerical values and the error allowed); 2 bad input.
 
 Examples:
   backprop check --layers 3,4,5,2 --activation sigmoid
-  backprop check --model model.safetensors --data data.csv --mode sampled --per-layer 20
-  backprop check --model model.safetensors --mode projected --json";
+  backprop check --model model.safetensors --data spiral.csv --mode sampled --per-layer 20
+  backprop check --model model.safetensors --mode projected --json
+  backprop check --layers 3,4,5,2 --perturb 1,2,3 --json   # a negative control: exit 1
+
+--json prints one JSON object: \"verdict\" (passed or failed) first, the mode's fields, the
+report, and with --perturb a \"negative_control\" object whose \"outcome\" is caught, not
+caught or not judged.";
 
 /// `--mode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -136,17 +144,11 @@ impl Ready {
             AnyBound::F64(b) => check_typed(b, &self.config, self.perturb)?,
         };
         if self.json {
-            print_out(&format!("{}\n", report.to_json()))?;
+            print_out(&format!("{}\n", json(&report, planted.as_ref())))?;
         } else {
             print_out(&format!("{report}\n"))?;
-        }
-        if let Some(planted) = planted {
-            let line = planted.describe(&report);
-            // The JSON report stays the only thing on stdout.
-            if self.json {
-                eprintln!("{line}");
-            } else {
-                print_out(&format!("{line}\n"))?;
+            if let Some(planted) = &planted {
+                print_out(&format!("{}\n", planted.describe(&report)))?;
             }
         }
         Ok(if report.passed() {
@@ -176,7 +178,7 @@ impl Ready {
 /// Converts the data to the network's scalar and allocates the buffers, each checked against
 /// the memory limit first.
 fn bind<T: Scalar>(net: Network<T>, table: &Table) -> Result<Bound<T>> {
-    common::check_memory(
+    budget::check(
         || {
             format!(
                 "the data of {} as {}",
@@ -200,7 +202,7 @@ fn bind<T: Scalar>(net: Network<T>, table: &Table) -> Result<Bound<T>> {
 /// nothing.
 pub fn prepare(args: CheckArgs) -> Result<Ready> {
     let net = match (&args.model, &args.layers) {
-        (Some(p), _) => common::load_model(p)?,
+        (Some(p), _) => input::load_model(p)?,
         (None, Some(Layers(sizes))) => {
             let act = args.activation.unwrap_or(Activation::Sigmoid);
             let bad = |e: backprop::Error| anyhow!("--layers {}: {e}", sizes_text(sizes));
@@ -208,7 +210,7 @@ pub fn prepare(args: CheckArgs) -> Result<Ready> {
                 DtypeArg::F32 => backprop::Dtype::F32,
                 DtypeArg::F64 => backprop::Dtype::F64,
             };
-            crate::memory::check_weights(sizes, dtype)
+            crate::budget::check_weights(sizes, dtype)
                 .map_err(|e| anyhow!("--layers {}: {e}", sizes_text(sizes)))?;
             match args.dtype.unwrap_or(DtypeArg::F64) {
                 DtypeArg::F32 => {
@@ -261,14 +263,14 @@ pub fn prepare(args: CheckArgs) -> Result<Ready> {
         }
     }
     let table = match &args.data {
-        Some(spec) => common::load_data(spec, args.seed)?.table,
+        Some(spec) => input::load_data(spec, args.seed)?.table,
         None => {
             if args.samples == 0 {
                 bail!("--samples must be at least 1");
             }
             // l_0 + l_n values a sample, in f64.
             let width = l0 as u128 + ln as u128;
-            common::check_memory(
+            budget::check(
                 || format!("--samples {} of {} values each", args.samples, width),
                 args.samples as u128 * width * 8,
             )?;
@@ -308,6 +310,45 @@ pub fn prepare(args: CheckArgs) -> Result<Ready> {
     })
 }
 
+/// The report as JSON (`backprop_gradcheck::Report::to_json`: the verdict first, then the
+/// report), with the negative control's outcome last when one was planted.
+fn json(report: &backprop_gradcheck::Report, planted: Option<&Planted>) -> String {
+    #[derive(serde::Serialize)]
+    struct Control {
+        layer: usize,
+        row: usize,
+        col: usize,
+        delta: f64,
+        /// `caught` (the report names the element), `not caught`, or `not judged` (the
+        /// unperturbed element could not be judged).
+        outcome: &'static str,
+        message: String,
+    }
+    #[derive(serde::Serialize)]
+    struct Json<'a> {
+        verdict: &'static str,
+        #[serde(flatten)]
+        report: &'a backprop_gradcheck::Report,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        negative_control: Option<Control>,
+    }
+    let control = planted.map(|p| Control {
+        layer: p.layer,
+        row: p.row,
+        col: p.col,
+        delta: p.delta,
+        outcome: p.outcome(report),
+        message: p.describe(report),
+    });
+    let json = Json {
+        verdict: report.verdict(),
+        report,
+        negative_control: control,
+    };
+    // Plain data: serde_json writes non-finite floats as null and cannot fail here.
+    serde_json::to_string_pretty(&json).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
 /// The error `--perturb` planted, and why it has that size.
 struct Planted {
     layer: usize,
@@ -322,6 +363,22 @@ struct Planted {
 }
 
 impl Planted {
+    /// `caught` when the report names the planted element as failed, `not judged` when the
+    /// unperturbed element could not be judged, `not caught` otherwise.
+    fn outcome(&self, report: &backprop_gradcheck::Report) -> &'static str {
+        let (i, j, k) = (self.layer, self.row, self.col);
+        if report
+            .failures()
+            .any(|e| (e.layer, e.row, e.col) == (i, j, k))
+        {
+            "caught"
+        } else if self.explained.is_none() {
+            "not judged"
+        } else {
+            "not caught"
+        }
+    }
+
     /// One line for the user: what was added where, and whether the report caught it.
     fn describe(&self, report: &backprop_gradcheck::Report) -> String {
         let Self {
@@ -339,17 +396,13 @@ impl Planted {
             ),
             _ => format!("1e-3·max|∂E/∂W_{i}|"),
         };
-        let caught = report
-            .failures()
-            .any(|e| (e.layer, e.row, e.col) == (i, j, k));
-        let verdict = if caught {
-            "caught and named".to_string()
-        } else if self.explained.is_none() {
-            "not caught: the unperturbed element could not be judged (a kink of σ crossed, or \
-             both values below the float floor); plant it in another element"
-                .to_string()
-        } else {
-            "not caught".to_string()
+        let verdict = match self.outcome(report) {
+            "caught" => "caught and named",
+            "not judged" => {
+                "not caught: the unperturbed element could not be judged (a kink of σ crossed, or \
+                 both values below the float floor); plant it in another element"
+            }
+            _ => "not caught",
         };
         format!("negative control: W_{i}[{j},{k}] += {delta:.3e} ({size}): {verdict}")
     }

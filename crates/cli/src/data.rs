@@ -116,10 +116,10 @@ fn is_header(record: &csv::StringRecord) -> bool {
 /// Reads a data file. Errors name the file, and for a bad row its line and field.
 ///
 /// The file, and then the table as it grows, are checked against the memory limit
-/// ([`crate::memory`]) before they are allocated: the error states the bytes needed and the
+/// (`crate::budget`) before they are allocated: the error states the bytes needed and the
 /// limit.
 pub fn read_csv(path: &Path) -> Result<Table> {
-    let bytes = crate::common::read_bounded(path, "data file")?;
+    let bytes = crate::budget::read_bounded(path, "data file")?;
     read_csv_from(&bytes, path.to_path_buf())
 }
 
@@ -181,7 +181,7 @@ fn reserve(
     if need_values <= values.capacity() && need_lines <= lines.capacity() {
         return Ok(());
     }
-    let limit = crate::memory::limit();
+    let limit = crate::budget::limit();
     let bytes = |v: usize, l: usize| text as u128 + table_bytes(v, l);
     let grown = |factor: fn(usize) -> usize| {
         (
@@ -196,7 +196,7 @@ fn reserve(
     .into_iter()
     .find(|&(v, l)| bytes(v, l) <= limit)
     .unwrap_or((need_values, need_lines));
-    crate::common::check_memory(
+    crate::budget::check(
         || format!("reading {source} ({} rows so far)", lines.len()),
         bytes(v, l),
     )?;
@@ -320,6 +320,16 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// Formats a matrix (rows = samples after transposing: `m` is l × N) as CSV text with a header.
 pub fn to_csv<T: Scalar>(names: &[String], m: &DMatrix<T>) -> String {
+    to_csv_with(names, m, |_| String::new())
+}
+
+/// [`to_csv`] with one more field after every row's numbers, `last(s)` for column `s` (none
+/// where it is empty).
+pub fn to_csv_with<T: Scalar>(
+    names: &[String],
+    m: &DMatrix<T>,
+    last: impl Fn(usize) -> String,
+) -> String {
     let mut out = names.join(",");
     out.push('\n');
     for s in 0..m.ncols() {
@@ -328,6 +338,11 @@ pub fn to_csv<T: Scalar>(names: &[String], m: &DMatrix<T>) -> String {
                 out.push(',');
             }
             out.push_str(&number(m[(k, s)]));
+        }
+        let extra = last(s);
+        if !extra.is_empty() {
+            out.push(',');
+            out.push_str(&extra);
         }
         out.push('\n');
     }

@@ -27,6 +27,9 @@ pub struct Builtin {
     pub classes: Option<Vec<String>>,
     /// Default hyper-parameters that train it well.
     pub defaults: Defaults,
+    /// The mean loss E/N that a network with an odd σ (tanh, identity) cannot go below: ½ for
+    /// the spirals, whose classes are point-symmetric (see the crate's README).
+    pub odd_floor: Option<f64>,
 }
 
 /// Training defaults of a built-in set.
@@ -46,6 +49,25 @@ pub struct Defaults {
     pub reduction: Reduction,
 }
 
+impl Defaults {
+    /// The defaults of a generated set: batches of 16, their gradients averaged.
+    fn generated(
+        hidden: &[usize],
+        activation: Activation,
+        learning_rate: f64,
+        epochs: usize,
+    ) -> Self {
+        Defaults {
+            hidden: hidden.to_vec(),
+            activation,
+            learning_rate,
+            epochs,
+            batch: 16,
+            reduction: Reduction::Mean,
+        }
+    }
+}
+
 /// The names of the built-in sets.
 pub fn names() -> Vec<&'static str> {
     let mut v = vec!["spiral", "circles", "xor", "sine", "seeded"];
@@ -53,6 +75,15 @@ pub fn names() -> Vec<&'static str> {
         v.extend(["digits", "iris", "breast_cancer"]);
     }
     v
+}
+
+/// What an error about an unknown set adds when the `digits` feature is off.
+pub fn feature_hint() -> &'static str {
+    if cfg!(feature = "digits") {
+        ""
+    } else {
+        " (digits, iris and breast_cancer need the `digits` feature)"
+    }
 }
 
 /// The built-in set `name` generated with `seed`, or `None` for an unknown name.
@@ -154,6 +185,7 @@ fn classification(
         outputs: k,
         classes: Some(classes.iter().map(|c| c.to_string()).collect()),
         defaults,
+        odd_floor: None,
     }
 }
 
@@ -173,6 +205,7 @@ fn regression(name: &str, inputs: usize, outputs: usize, values: Vec<f64>, d: De
         outputs,
         classes: None,
         defaults: d,
+        odd_floor: None,
     }
 }
 
@@ -192,20 +225,20 @@ fn spiral(rng: &mut SplitMix64) -> Builtin {
             samples.push((vec![x, y], class));
         }
     }
-    classification(
+    // Class b is class a turned by π: an odd network (tanh, no biases) must answer (u, v) at x
+    // and (−u, −v) at −x, while the targets are (1, 0) and (0, 1); the best it can do is
+    // (½, −½), a squared error of ½ per sample.
+    let spiral = classification(
         "spiral",
         2,
         &["a", "b"],
         samples,
-        Defaults {
-            hidden: vec![24, 24],
-            activation: Activation::Tanh,
-            learning_rate: 0.05,
-            epochs: 500,
-            batch: 16,
-            reduction: Reduction::Mean,
-        },
-    )
+        Defaults::generated(&[24, 24], Activation::Tanh, 0.05, 500),
+    );
+    Builtin {
+        odd_floor: Some(0.5),
+        ..spiral
+    }
 }
 
 /// An inner ring (radius 0.4) and an outer ring (radius 1), 200 points each, with noise.
@@ -224,19 +257,13 @@ fn circles(rng: &mut SplitMix64) -> Builtin {
         2,
         &["inner", "outer"],
         samples,
-        Defaults {
-            hidden: vec![16],
-            activation: Activation::Softplus,
-            learning_rate: 0.1,
-            epochs: 300,
-            batch: 16,
-            reduction: Reduction::Mean,
-        },
+        Defaults::generated(&[16], Activation::Softplus, 0.1, 300),
     )
 }
 
 /// Four blobs at (±0.5, ±0.5); the class is 1 when the signs of x_0 and x_1 differ.
 fn xor(rng: &mut SplitMix64) -> Builtin {
+    // Drawn like circles, class by class into one-hot rows; only the geometry differs.
     let per_blob = 100;
     let mut samples = Vec::with_capacity(4 * per_blob);
     for _ in 0..per_blob {
@@ -252,14 +279,7 @@ fn xor(rng: &mut SplitMix64) -> Builtin {
         2,
         &["same", "differ"],
         samples,
-        Defaults {
-            hidden: vec![16],
-            activation: Activation::Softplus,
-            learning_rate: 0.1,
-            epochs: 300,
-            batch: 16,
-            reduction: Reduction::Mean,
-        },
+        Defaults::generated(&[16], Activation::Softplus, 0.1, 300),
     )
 }
 
@@ -275,14 +295,7 @@ fn sine(rng: &mut SplitMix64) -> Builtin {
         1,
         1,
         values,
-        Defaults {
-            hidden: vec![16],
-            activation: Activation::Tanh,
-            learning_rate: 0.05,
-            epochs: 300,
-            batch: 16,
-            reduction: Reduction::Mean,
-        },
+        Defaults::generated(&[16], Activation::Tanh, 0.05, 300),
     )
 }
 
@@ -377,14 +390,7 @@ mod smartcore_sets {
             d,
             &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
             |_, x| x.iter().map(|&v| f64::from(v) / 16.0).collect(),
-            Defaults {
-                hidden: vec![64],
-                activation: Activation::Relu,
-                learning_rate: 0.02,
-                epochs: 40,
-                batch: 16,
-                reduction: Reduction::Mean,
-            },
+            Defaults::generated(&[64], Activation::Relu, 0.02, 40),
         )
     }
 
@@ -427,14 +433,7 @@ mod smartcore_sets {
                     .map(|(k, &v)| (f64::from(v) - mean[k]) / sd[k])
                     .collect()
             },
-            Defaults {
-                hidden: vec![16],
-                activation: Activation::Sigmoid,
-                learning_rate: 0.05,
-                epochs: 100,
-                batch: 16,
-                reduction: Reduction::Mean,
-            },
+            Defaults::generated(&[16], Activation::Sigmoid, 0.05, 100),
         )
     }
 }

@@ -2,24 +2,30 @@
 //!
 //! E = Σ_s ‖y_s − z_n(x_s)‖², summed over every row of the data. The denominator layout
 //! (shape of W_i, the default) is computed by backpropagation with δ columns,
-//! δ_n = −2(y − z_n), δ_i = σ'(z_i) ⊙ (W_iᵀ δ_{i+1}), ∂E/∂W_i = δ_{i+1} a_iᵀ; the numerator
-//! layout (shape of W_iᵀ) by the seed's Jacobian chain ∂E/∂z_i = ∂E/∂z_{i+1} · W_i · diag(σ'(z_i)),
+//! δ_n = −2(y − z_n), δ_i = σ′(z_i) ⊙ (W_iᵀ δ_{i+1}), ∂E/∂W_i = δ_{i+1} a_iᵀ; the numerator
+//! layout (shape of W_iᵀ) by the seed's Jacobian chain ∂E/∂z_i = ∂E/∂z_{i+1} · W_i · diag(σ′(z_i)),
 //! ∂E/∂W_i = a_i · ∂E/∂z_{i+1}. The file holds tensors `dW0`, `dW1`, … in the model's dtype and
 //! the metadata key `layout`.
 
-use crate::Outcome;
-use crate::common::{self, print_out};
+use crate::budget;
 use crate::data::Table;
+use crate::input;
+use crate::io::{print_out, refuse_overwriting_inputs};
+use crate::outcome::Outcome;
+use crate::tensors;
 use anyhow::{Result, anyhow};
 use backprop::{AnyNetwork, Network, Scalar};
 use std::path::{Path, PathBuf};
 
 const GRAD_HELP: &str = "\
-Prints E on standard output as `E = <value>` (shortest text that reads back exactly).
+Prints E on standard output as `E = <value> (summed over N samples)`, the value in the
+shortest text that reads back exactly: E itself, summed over the samples, where `backprop
+train` prints the mean E/N.
 
 Examples:
-  backprop grad --model model.safetensors --data data.csv --out grad.safetensors
-  backprop grad --model model.safetensors --data data.csv --out grad.safetensors --layout numerator";
+  backprop data spiral --out spiral.csv
+  backprop grad --model model.safetensors --data spiral.csv --out grad.safetensors
+  backprop grad --model model.safetensors --data spiral.csv --out grad.safetensors --layout numerator";
 
 /// `--layout`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -67,7 +73,10 @@ impl Ready {
             AnyNetwork::F32(n) => grad_typed(&self.args, n, &self.table)?,
             AnyNetwork::F64(n) => grad_typed(&self.args, n, &self.table)?,
         };
-        print_out(&format!("E = {e}\n"))?;
+        print_out(&format!(
+            "E = {e} (summed over {} samples)\n",
+            self.table.rows()
+        ))?;
         Ok(Outcome::Success)
     }
 
@@ -84,7 +93,7 @@ impl Ready {
 
 /// Loads the model and the data and checks that they fit each other and the memory limit.
 pub fn prepare(args: GradArgs) -> Result<Ready> {
-    common::refuse_overwriting_inputs(
+    refuse_overwriting_inputs(
         "--out",
         &args.out,
         &[
@@ -92,15 +101,15 @@ pub fn prepare(args: GradArgs) -> Result<Ready> {
             ("--data file", Path::new(&args.data)),
         ],
     )?;
-    let net = common::load_model(&args.model)?;
-    let table = common::load_data(&args.data, args.seed)?.table;
+    let net = input::load_model(&args.model)?;
+    let table = input::load_data(&args.data, args.seed)?.table;
     let what = format!("the model {}", args.model.display());
     let sizes = net.sizes();
     table.check_fields(sizes[0], sizes[sizes.len() - 1], &what)?;
     // The data in the model's scalar, the forward pass over all of it, and ∂E/∂W_i.
     let size = net.dtype().size();
     let weights: u128 = sizes.windows(2).map(|l| l[0] as u128 * l[1] as u128).sum();
-    common::check_memory(
+    budget::check(
         || {
             format!(
                 "the gradient of {} over {} samples",
@@ -109,7 +118,7 @@ pub fn prepare(args: GradArgs) -> Result<Ready> {
             )
         },
         (table.values.len() as u128 + weights) * size as u128
-            + common::forward_bytes(&sizes, table.rows(), size),
+            + budget::forward_bytes(&sizes, table.rows(), size),
     )?;
     Ok(Ready { args, net, table })
 }
@@ -135,6 +144,6 @@ fn grad_typed<T: Scalar>(args: &GradArgs, net: &Network<T>, table: &Table) -> Re
             table.source
         ));
     }
-    common::write_matrices(&args.out, "dW", &layers, "layout", layout)?;
+    tensors::write_matrices(&args.out, "dW", &layers, "layout", layout)?;
     Ok(crate::data::number(e))
 }

@@ -11,7 +11,9 @@ a_0 = x,   z_{i+1} = W_i a_i,   a_i = σ(z_i) (i = 1..n−1),   output z_n,   E 
 * `backprop grad`: ∂E/∂W_i over a whole data set, summed over samples, as safetensors `dW0`, ….
 * `backprop check`: every (or sampled, or projected) element of ∂E/∂W_i against finite
   differences, with a report.
-* `backprop predict`: z_n for every row of a CSV file, as CSV.
+* `backprop predict`: z_n for every row of a CSV file, as CSV, and for a classifier the
+  predicted class, argmax_k z_n^k.
+* `backprop data`: a built-in data set written as a CSV file.
 
 Exit codes: 0 success; 1 `check` found a wrong gradient element; 2 bad input, bad usage or a
 failed run (the message names the file, line, field or layer at fault); 130 `train` stopped by
@@ -26,21 +28,42 @@ the network, check every size against the memory limit, refuse output paths that
 overwrite an input) and writes nothing; [`Prepared::run`] does the work and writes the outputs.
 [`data`] is the CSV reader.
 
+The modules, each one concept, with their uses pointing one way (`python3
+scripts/module_cycles.py crates/cli` checks that there is no cycle):
+
+| module | what | uses |
+|---|---|---|
+| `io` | atomic writes, same-file checks, printing | nothing in the crate |
+| `budget` | the memory limit: every size checked before it is allocated | — |
+| `args` | argument types and parsers shared by the commands | — |
+| [`data`], `datasets`, `input` | the CSV reader, the built-in sets, loading `--data` and models | `budget` |
+| `classes`, `tensors` | argmax and one-hot targets; writing safetensors | `data`, `io` |
+| `plot::{draw, loss, boundary, fit}` | the pictures, each sampling what it shows | `io`, `budget`, `classes` |
+| `train::{args, plan, run, report}`, `grad`, `check`, `predict`, `export` | the commands | the above |
+
 Every error is one line naming the file, line, field, layer or option at fault (see
 [`error_line`] and [`usage_error_line`]); sizes that would exceed the memory limit
-([`memory`]: the available memory, or `BACKPROP_MEMORY_LIMIT` bytes) are refused with
+(`budget`: the available memory, or `BACKPROP_MEMORY_LIMIT` bytes) are refused with
 the bytes needed and the limit, before anything that large is allocated.
 */
 
+mod args;
+mod budget;
 mod check;
-mod common;
+mod classes;
 pub mod data;
 mod datasets;
+mod export;
 mod grad;
-pub mod memory;
+mod input;
+mod io;
+mod outcome;
 mod plot;
 mod predict;
+mod tensors;
 mod train;
+
+pub use outcome::Outcome;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -53,11 +76,12 @@ interrupted by Ctrl-C (the last complete epoch's model is written).
 
 Examples:
   backprop train                # two spirals, a 2-24-24-2 tanh network, about a second
-  backprop grad --model model.safetensors --data data.csv --out grad.safetensors
+  backprop data spiral --out spiral.csv
+  backprop grad --model model.safetensors --data spiral.csv --out grad.safetensors
   backprop check --layers 3,4,5,2 --activation sigmoid
-  backprop predict --model model.safetensors --data data.csv";
+  backprop predict --model model.safetensors --data spiral.csv";
 
-/// Backpropagation for bias-free feedforward networks: train, grad, check, predict.
+/// Backpropagation for bias-free feedforward networks: train, grad, check, predict, data.
 #[derive(Parser, Debug)]
 #[command(name = "backprop", version, after_help = AFTER_HELP)]
 pub struct Cli {
@@ -67,32 +91,11 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    Train(train::TrainArgs),
+    Train(train::args::TrainArgs),
     Grad(grad::GradArgs),
     Check(check::CheckArgs),
     Predict(predict::PredictArgs),
-}
-
-/// What a successful command asks the process to exit with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Exit 0.
-    Success,
-    /// `check` found a failing element: exit 1.
-    CheckFailed,
-    /// `train` stopped by Ctrl-C after writing its model: exit 130.
-    Interrupted,
-}
-
-impl Outcome {
-    /// The process exit code: 0, 1 or 130.
-    pub fn code(self) -> u8 {
-        match self {
-            Outcome::Success => 0,
-            Outcome::CheckFailed => 1,
-            Outcome::Interrupted => 130,
-        }
-    }
+    Data(export::DataArgs),
 }
 
 /// Parses a command line as the binary does; `args` starts with the program's name.
@@ -115,10 +118,11 @@ where
 pub struct Prepared(Ready);
 
 enum Ready {
-    Train(Box<train::Ready>),
+    Train(Box<train::plan::Ready>),
     Grad(grad::Ready),
     Check(check::Ready),
     Predict(predict::Ready),
+    Data(export::Ready),
 }
 
 /// Reads and checks the inputs of the command, builds its network and checks the sizes of
@@ -130,10 +134,11 @@ enum Ready {
 /// the memory limit.
 pub fn prepare(cli: Cli) -> anyhow::Result<Prepared> {
     Ok(Prepared(match cli.command {
-        Command::Train(args) => Ready::Train(Box::new(train::prepare(args)?)),
+        Command::Train(args) => Ready::Train(Box::new(train::plan::prepare(args)?)),
         Command::Grad(args) => Ready::Grad(grad::prepare(args)?),
         Command::Check(args) => Ready::Check(check::prepare(args)?),
         Command::Predict(args) => Ready::Predict(predict::prepare(args)?),
+        Command::Data(args) => Ready::Data(export::prepare(args)?),
     }))
 }
 
@@ -145,10 +150,11 @@ impl Prepared {
     /// A failed run (a non-finite loss, a file that cannot be written), as one line.
     pub fn run(self) -> anyhow::Result<Outcome> {
         match self.0 {
-            Ready::Train(r) => r.run(),
+            Ready::Train(r) => train::run::run(*r),
             Ready::Grad(r) => r.run(),
             Ready::Check(r) => r.run(),
             Ready::Predict(r) => r.run(),
+            Ready::Data(r) => r.run(),
         }
     }
 
@@ -159,6 +165,7 @@ impl Prepared {
             Ready::Grad(r) => r.network_sizes(),
             Ready::Check(r) => r.network_sizes(),
             Ready::Predict(r) => r.network_sizes(),
+            Ready::Data(r) => r.network_sizes(),
         }
     }
 
@@ -169,6 +176,7 @@ impl Prepared {
             Ready::Grad(r) => r.samples(),
             Ready::Check(r) => r.samples(),
             Ready::Predict(r) => r.samples(),
+            Ready::Data(r) => r.samples(),
         }
     }
 }

@@ -1,19 +1,28 @@
-//! `backprop predict`: the output z_n of the model for every row of a data file, as CSV.
+//! `backprop predict`: the output z_n of the model for every row of a data file, as CSV, and for
+//! a classifier the predicted class, argmax_k z_n^k.
 
-use crate::Outcome;
-use crate::common::{self, print_out};
+use crate::budget;
+use crate::classes::{argmax, one_hot};
 use crate::data::{self, Table};
+use crate::input;
+use crate::io::{self, print_out, refuse_overwriting_inputs, say};
+use crate::outcome::Outcome;
 use anyhow::{Result, bail};
 use backprop::{AnyNetwork, Network, Scalar};
 use std::path::{Path, PathBuf};
 
 const PREDICT_HELP: &str = "\
-The data rows hold l_0 inputs, or l_0 inputs and l_n targets (the targets are ignored). The
-output has a header z0,z1,… and one row of l_n outputs per data row, in the model's precision.
+The data rows hold l_0 inputs, or l_0 inputs and l_n targets (the targets are not used for the
+outputs). The output has a header z0,z1,… and one row of l_n outputs per data row, in the
+model's precision. For a classifier a last column `class` holds the predicted class, the k of
+the largest z_n^k (0-based, the order of the one-hot targets): it is added when the data's
+targets are one-hot, or with --classify.
 
 Examples:
-  backprop predict --model model.safetensors --data data.csv
-  backprop predict --model model.safetensors --data data.csv --out predictions.csv";
+  backprop train
+  backprop data spiral --out spiral.csv
+  backprop predict --model model.safetensors --data spiral.csv
+  backprop predict --model model.safetensors --data spiral.csv --out predictions.csv";
 
 /// Run the model on every row of a data file; write the outputs z_n as CSV.
 #[derive(clap::Args, Debug)]
@@ -34,6 +43,9 @@ pub struct PredictArgs {
     /// Seed of a built-in data set.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Add the predicted class (argmax_k z_n^k) even when the data has no one-hot targets.
+    #[arg(long)]
+    classify: bool,
 }
 
 /// A prediction whose model and data are loaded and checked.
@@ -41,19 +53,21 @@ pub struct Ready {
     args: PredictArgs,
     net: AnyNetwork,
     table: Table,
+    /// Print the predicted class after z_n.
+    classify: bool,
 }
 
 impl Ready {
     /// Computes z_n for every row and writes the CSV.
     pub fn run(self) -> Result<Outcome> {
         let text = match &self.net {
-            AnyNetwork::F32(n) => predict_typed(n, &self.table)?,
-            AnyNetwork::F64(n) => predict_typed(n, &self.table)?,
+            AnyNetwork::F32(n) => predict_typed(n, &self.table, self.classify)?,
+            AnyNetwork::F64(n) => predict_typed(n, &self.table, self.classify)?,
         };
         match &self.args.out {
             Some(out) => {
-                common::write_file(out, text.as_bytes())?;
-                common::say(&format!(
+                io::write_file(out, text.as_bytes())?;
+                say(&format!(
                     "wrote {} predictions to {}",
                     self.table.rows(),
                     out.display()
@@ -78,7 +92,7 @@ impl Ready {
 /// Loads the model and the data and checks that they fit each other and the memory limit.
 pub fn prepare(args: PredictArgs) -> Result<Ready> {
     if let Some(out) = &args.out {
-        common::refuse_overwriting_inputs(
+        refuse_overwriting_inputs(
             "--out",
             out,
             &[
@@ -87,8 +101,8 @@ pub fn prepare(args: PredictArgs) -> Result<Ready> {
             ],
         )?;
     }
-    let net = common::load_model(&args.model)?;
-    let table = common::load_data(&args.data, args.seed)?.table;
+    let net = input::load_model(&args.model)?;
+    let table = input::load_data(&args.data, args.seed)?.table;
     let sizes = net.sizes();
     let (l0, ln) = (sizes[0], sizes[sizes.len() - 1]);
     if table.cols != l0 && Some(table.cols) != l0.checked_add(ln) {
@@ -105,7 +119,7 @@ pub fn prepare(args: PredictArgs) -> Result<Ready> {
     // number); the forward pass goes in chunks of bounded size.
     let size = net.dtype().size() as u128;
     let rows = table.rows() as u128;
-    common::check_memory(
+    budget::check(
         || {
             format!(
                 "the predictions of {} for {} samples",
@@ -115,14 +129,33 @@ pub fn prepare(args: PredictArgs) -> Result<Ready> {
         },
         rows * (l0 as u128 * size + ln as u128 * (size + 32)),
     )?;
-    Ok(Ready { args, net, table })
+    let targets = Some(table.cols) == l0.checked_add(ln);
+    let classify = args.classify || (targets && one_hot(&table, l0));
+    if classify && ln < 2 {
+        bail!(
+            "--classify: the model {} has l_n = {ln} output; classes need at least 2 (one per class)",
+            args.model.display()
+        );
+    }
+    Ok(Ready {
+        args,
+        net,
+        table,
+        classify,
+    })
 }
 
-/// z_n for every row of `table` (whose width [`prepare`] checked) as CSV text.
-fn predict_typed<T: Scalar>(net: &Network<T>, table: &Table) -> Result<String> {
+/// z_n for every row of `table` (whose width [`prepare`] checked) as CSV text, with the
+/// predicted class argmax_k z_n^k last when `classify`.
+fn predict_typed<T: Scalar>(net: &Network<T>, table: &Table, classify: bool) -> Result<String> {
     let (l0, ln) = (net.inputs(), net.outputs());
     let x = table.columns::<T>(0, l0)?;
-    let z = common::predict_in_chunks(net, &x)?;
-    let names: Vec<String> = (0..ln).map(|k| format!("z{k}")).collect();
-    Ok(data::to_csv(&names, &z))
+    let z = budget::predict_in_chunks(net, &x)?;
+    let mut names: Vec<String> = (0..ln).map(|k| format!("z{k}")).collect();
+    if !classify {
+        return Ok(data::to_csv(&names, &z));
+    }
+    names.push("class".into());
+    let class = |s: usize| argmax(z.column(s).iter().copied()).to_string();
+    Ok(data::to_csv_with(&names, &z, class))
 }

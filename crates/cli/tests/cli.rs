@@ -98,6 +98,7 @@ fn every_command_has_help_with_an_example() {
         vec!["grad"],
         vec!["check"],
         vec!["predict"],
+        vec!["data"],
     ] {
         let mut args = cmd.clone();
         args.push("--help");
@@ -140,12 +141,19 @@ fn train_without_arguments_learns_the_spirals_and_writes_model_and_pictures() {
         .collect();
     assert_eq!(pcts.len(), 2, "{last}");
     assert!(pcts.iter().all(|&p| p >= 95.0), "{last}");
-    assert!(stdout.contains("wrote model.safetensors, loss.png, boundary.png"));
+    // What was written, and what each file holds, one line each.
+    for line in [
+        "wrote model.safetensors: the model",
+        "wrote model.loss.png: loss and accuracy per epoch",
+        "wrote model.boundary.png: the decision boundary",
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "{line}: {stdout}");
+    }
     assert_only(
         dir.path(),
-        &["model.safetensors", "loss.png", "boundary.png"],
+        &["model.safetensors", "model.loss.png", "model.boundary.png"],
     );
-    for png in ["loss.png", "boundary.png"] {
+    for png in ["model.loss.png", "model.boundary.png"] {
         let bytes = std::fs::read(dir.path().join(png)).unwrap();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
         assert!(bytes.len() > 20_000, "{png} has content");
@@ -207,20 +215,49 @@ fn svg_pictures_and_the_history_are_written_where_asked() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let run = dir.path().join("run");
-    // 1-D inputs: a fitted curve, in --plot's format.
+    // 1-D inputs: a fitted curve, named after the model, in --plot's format.
     assert_only(
         &run,
-        &["sine.safetensors", "loss.svg", "fit.svg", "history.csv"],
+        &[
+            "sine.safetensors",
+            "loss.svg",
+            "sine.fit.svg",
+            "history.csv",
+        ],
     );
-    let svg = std::fs::read_to_string(run.join("fit.svg")).unwrap();
+    let svg = std::fs::read_to_string(run.join("sine.fit.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("network z0"));
     let history = std::fs::read_to_string(run.join("history.csv")).unwrap();
     assert_eq!(history.lines().count(), 6);
     assert!(history.starts_with("epoch,loss,accuracy,test_loss,test_accuracy\n1,"));
-    // Three inputs: no boundary picture.
+    // Three inputs: no boundary picture. The loss curve is named after the model, so that a
+    // second run into the same directory keeps the first one's.
     let out = run_in(dir.path(), &["train", "--data", "seeded", "--epochs", "2"]);
     assert!(out.status.success());
-    assert!(dir.path().join("loss.png").exists() && !dir.path().join("boundary.png").exists());
+    let out = run_in(
+        dir.path(),
+        &[
+            "train",
+            "--data",
+            "xor",
+            "--epochs",
+            "2",
+            "--out",
+            "xor.safetensors",
+        ],
+    );
+    assert!(out.status.success());
+    assert_only(
+        dir.path(),
+        &[
+            "run",
+            "model.safetensors",
+            "model.loss.png",
+            "xor.safetensors",
+            "xor.loss.png",
+            "xor.boundary.png",
+        ],
+    );
 }
 
 #[test]
@@ -404,7 +441,7 @@ fn a_loss_that_becomes_non_finite_stops_training_and_keeps_the_last_finite_model
     // The model written is the last finite one: it loads (so every weight is finite).
     let net = Network::<f64>::load(dir.path().join("m.safetensors")).unwrap();
     assert_eq!(net.sizes(), vec![3, 4, 5, 2]);
-    assert!(dir.path().join("loss.png").exists());
+    assert!(dir.path().join("m.loss.png").exists());
 }
 
 /// Starts `backprop ARGS…` in `dir` with stdout piped, and returns it with its stdout lines.
@@ -476,7 +513,8 @@ fn ctrl_c_writes_the_last_complete_epoch_and_exits_130() {
         "{rest:?}"
     );
     assert!(
-        rest.iter().any(|l| l == "wrote model.safetensors"),
+        rest.iter()
+            .any(|l| l == "wrote model.safetensors: the model"),
         "{rest:?}"
     );
     Network::<f64>::load(dir.path().join("model.safetensors")).unwrap();
@@ -552,7 +590,15 @@ fn grad_writes_the_summed_gradient_in_both_layouts_and_prints_e() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    let printed: f64 = stdout.trim().strip_prefix("E = ").unwrap().parse().unwrap();
+    // "E = <value> (summed over 5 samples)": E itself, not E/N.
+    let (value, label) = stdout
+        .trim()
+        .strip_prefix("E = ")
+        .unwrap()
+        .split_once(' ')
+        .unwrap();
+    assert_eq!(label, "(summed over 5 samples)");
+    let printed: f64 = value.parse().unwrap();
     assert!((printed - e).abs() <= 1e-12 * e.abs(), "{printed} vs {e}");
     let g = load_matrices::<f64>(&dir.path().join("g.safetensors"), "dW").unwrap();
     assert_eq!(
@@ -613,6 +659,75 @@ fn grad_writes_the_summed_gradient_in_both_layouts_and_prints_e() {
 }
 
 #[test]
+fn data_writes_a_built_in_set_that_train_and_predict_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_in(dir.path(), &["data", "spiral", "--out", "spiral.csv"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "wrote spiral.csv: 400 samples of 2 inputs and 2 targets (one-hot, 2 classes)\n"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("spiral.csv")).unwrap();
+    assert_eq!(csv.lines().next(), Some("x0,x1,class_a,class_b"));
+    assert_eq!(csv.lines().count(), 401);
+    // Training on the file is training on the built-in set: the same model, bit for bit.
+    let args = |data: &str, out: &str| {
+        let v: Vec<String> = [
+            "train",
+            "--data",
+            data,
+            "--layers",
+            "2,24,24,2",
+            "--activation",
+            "tanh",
+            "--lr",
+            "0.05",
+            "--reduction",
+            "mean",
+            "--batch",
+            "16",
+            "--epochs",
+            "3",
+            "--test-split",
+            "0.2",
+            "--no-plots",
+            "--out",
+            out,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v
+    };
+    for (data, out) in [("spiral", "a.st"), ("spiral.csv", "b.st")] {
+        let a = args(data, out);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let run = run_in(dir.path(), &a);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+    }
+    let read = |n: &str| std::fs::read(dir.path().join(n)).unwrap();
+    assert_eq!(read("a.st"), read("b.st"));
+    // One-hot targets: predict adds the class, argmax_k z_n^k, after z0 and z1.
+    let out = run_in(
+        dir.path(),
+        &["predict", "--model", "a.st", "--data", "spiral.csv"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("z0,z1,class"));
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let (z0, z1): (f64, f64) = (f[0].parse().unwrap(), f[1].parse().unwrap());
+        assert_eq!(f[2], if z1 > z0 { "1" } else { "0" }, "{line}");
+    }
+    // An unknown set is refused with the list of the built-in ones; nothing is written.
+    let out = run_in(dir.path(), &["data", "spirals2", "--out", "x.csv"]);
+    assert_refused(&out, &["spirals2", "no such built-in data set", "circles"]);
+    assert!(!dir.path().join("x.csv").exists());
+}
+
+#[test]
 fn predict_prints_the_outputs_as_csv() {
     let dir = tempfile::tempdir().unwrap();
     let net = model_and_data(dir.path());
@@ -666,6 +781,30 @@ fn predict_prints_the_outputs_as_csv() {
     );
     assert!(out.status.success());
     check(&std::fs::read_to_string(dir.path().join("z.csv")).unwrap());
+    // --classify adds the predicted class to data without one-hot targets.
+    let out = run_in(
+        dir.path(),
+        &[
+            "predict",
+            "--model",
+            "model.safetensors",
+            "--data",
+            "inputs.csv",
+            "--classify",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let classes: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    let expected: Vec<String> = (0..5)
+        .map(|s| usize::from(z[(1, s)] > z[(0, s)]).to_string())
+        .collect();
+    assert_eq!(stdout.lines().next(), Some("z0,z1,class"));
+    assert_eq!(classes, expected);
 }
 
 #[test]
@@ -698,9 +837,44 @@ fn check_passes_on_the_core_gradient_and_fails_on_a_planted_error() {
         );
         assert_eq!(out.status.code(), Some(0), "{mode}: {}", text(&out.stderr));
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(json["mode"]["mode"], mode);
+        assert_eq!(json["verdict"], "passed");
+        assert_eq!(json["mode"], mode);
         assert_eq!(json["sizes"], serde_json::json!([3, 4, 5, 2]));
+        assert!(json.get("negative_control").is_none());
     }
+    // With a negative control, its outcome is in the JSON (and nothing on standard error).
+    let out = run_in(
+        dir.path(),
+        &[
+            "check",
+            "--layers",
+            "3,4,5,2",
+            "--perturb",
+            "1,2,3",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "failed");
+    let control = &json["negative_control"];
+    assert_eq!(
+        (&control["layer"], &control["row"], &control["col"]),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(2),
+            &serde_json::json!(3)
+        )
+    );
+    assert_eq!(control["outcome"], "caught");
+    assert!(control["delta"].as_f64().unwrap() > 0.0);
+    assert!(
+        control["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("caught and named")
+    );
 
     // A negative control: the report names the planted element, exit code 1.
     for dtype in ["f64", "f32"] {

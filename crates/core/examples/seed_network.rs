@@ -5,7 +5,7 @@
 //! Run: `cargo run --release -p backprop --example seed_network`
 
 use backprop::gradient::{denominator, elementwise, numerator};
-use backprop::{Activation, Network, TrainConfig, train};
+use backprop::{Activation, EpochReport, Network, TrainConfig, train_with};
 use nalgebra::DMatrix;
 use std::ops::ControlFlow;
 
@@ -38,12 +38,13 @@ fn main() -> Result<(), backprop::Error> {
         seed: 1,
         ..Default::default()
     };
-    let history = train(&mut net, x.as_view(), y.as_view(), &config, |r, _| {
-        if r.epoch % 200 == 0 || r.epoch + 1 == config.epochs {
+    let mut print = |r: &EpochReport, _: &Network<f64>| {
+        if r.epoch.is_multiple_of(200) || r.epoch + 1 == config.epochs {
             println!("epoch {:>5}  E = {:.6}", r.epoch, r.loss);
         }
         ControlFlow::Continue(())
-    })?;
+    };
+    let history = train_with(&mut net, x.as_view(), y.as_view(), &config, &mut print)?.reports;
     let (first, last) = (history[0].loss, history[history.len() - 1].loss);
     println!(
         "E fell from {first:.6} to {last:.6} ({:.1}× lower)",

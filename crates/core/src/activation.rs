@@ -1,7 +1,7 @@
-//! Activation functions σ, with their derivatives σ'.
+//! Activation functions σ, with their derivatives σ′.
 //!
 //! The hidden layers compute a_i = σ(z_i) element by element (i = 1..n−1); the output z_n has no
-//! activation. Backpropagation needs σ'(z_i) for the Jacobian ∂a_i/∂z_i = diag(σ'(z_i)).
+//! activation. Backpropagation needs σ′(z_i) for the Jacobian ∂a_i/∂z_i = diag(σ′(z_i)).
 //!
 //! [`Activation`] lists the built-in functions; [`ActivationFn`] is the trait a user implements to
 //! bring their own (and to check it with `backprop-gradcheck`).
@@ -11,7 +11,7 @@ use crate::scalar::Scalar;
 use std::fmt::Debug;
 use std::str::FromStr;
 
-/// An element-wise activation σ with its derivative σ'.
+/// An element-wise activation σ with its derivative σ′.
 ///
 /// Implement [`sigma`](ActivationFn::sigma) and [`sigma_prime`](ActivationFn::sigma_prime); the
 /// slice methods default to loops over them and exist so that a network calls through a trait
@@ -20,7 +20,7 @@ use std::str::FromStr;
 /// ```
 /// use backprop::{ActivationFn, Scalar};
 ///
-/// /// σ(z) = z³ / 3, σ'(z) = z².
+/// /// σ(z) = z³ / 3, σ′(z) = z².
 /// #[derive(Debug)]
 /// struct Cubic;
 ///
@@ -36,10 +36,10 @@ pub trait ActivationFn<T: Scalar>: Debug + Send + Sync {
     fn name(&self) -> String;
     /// σ(z).
     fn sigma(&self, z: T) -> T;
-    /// σ'(z) = dσ/dz.
+    /// σ′(z) = dσ/dz.
     fn sigma_prime(&self, z: T) -> T;
-    /// The points z at which σ' is discontinuous (0 for relu), where a finite difference across
-    /// the point does not estimate σ'. Smooth functions return an empty list (the default).
+    /// The points z at which σ′ is discontinuous (0 for relu), where a finite difference across
+    /// the point does not estimate σ′. Smooth functions return an empty list (the default).
     fn kinks(&self) -> &[f64] {
         &[]
     }
@@ -55,13 +55,13 @@ pub trait ActivationFn<T: Scalar>: Debug + Send + Sync {
             *a = self.sigma(z);
         }
     }
-    /// d = σ'(z) element-wise. `z` and `d` have the same length.
+    /// d = σ′(z) element-wise. `z` and `d` have the same length.
     fn apply_prime(&self, z: &[T], d: &mut [T]) {
         for (d, &z) in d.iter_mut().zip(z) {
             *d = self.sigma_prime(z);
         }
     }
-    /// d ← d ⊙ σ'(z) (the δ recursion's element-wise product). `z` and `d` have the same length.
+    /// d ← d ⊙ σ′(z) (the δ recursion's element-wise product). `z` and `d` have the same length.
     fn mul_prime(&self, z: &[T], d: &mut [T]) {
         for (d, &z) in d.iter_mut().zip(z) {
             *d *= self.sigma_prime(z);
@@ -72,20 +72,20 @@ pub trait ActivationFn<T: Scalar>: Debug + Send + Sync {
 /// The built-in activations.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activation {
-    /// σ(z) = 1 / (1 + e^(−z)), σ'(z) = σ(z)(1 − σ(z)). The seed's choice.
+    /// σ(z) = 1 / (1 + e^(−z)), σ′(z) = σ(z)(1 − σ(z)). The seed's choice.
     Sigmoid,
-    /// σ(z) = tanh z, σ'(z) = 1 − tanh² z.
+    /// σ(z) = tanh z, σ′(z) = 1 − tanh² z.
     Tanh,
-    /// σ(z) = max(0, z), σ'(z) = 1 for z > 0 and 0 otherwise (0 at the kink z = 0).
+    /// σ(z) = max(0, z), σ′(z) = 1 for z > 0 and 0 otherwise (0 at the kink z = 0).
     Relu,
-    /// σ(z) = z for z > 0 and αz otherwise, σ'(z) = 1 or α (α at the kink z = 0).
+    /// σ(z) = z for z > 0 and αz otherwise, σ′(z) = 1 or α (α at the kink z = 0).
     LeakyRelu {
         /// The slope α for z ≤ 0 (0.01 by default).
         alpha: f64,
     },
-    /// σ(z) = ln(1 + e^z), σ'(z) = 1 / (1 + e^(−z)).
+    /// σ(z) = ln(1 + e^z), σ′(z) = 1 / (1 + e^(−z)).
     Softplus,
-    /// σ(z) = z, σ'(z) = 1: the network is linear.
+    /// σ(z) = z, σ′(z) = 1: the network is linear.
     Identity,
 }
 
@@ -321,7 +321,7 @@ mod tests {
 
     #[test]
     fn derivatives_match_central_differences() {
-        // σ'(z) ≈ (σ(z + h) − σ(z − h)) / 2h with error O(h²); z avoids the kink at 0.
+        // σ′(z) ≈ (σ(z + h) − σ(z − h)) / 2h with error O(h²); z avoids the kink at 0.
         let h = 1e-6;
         for act in Activation::ALL {
             for &z in &[-2.5, -0.7, 0.3, 1.9] {

@@ -328,6 +328,7 @@ impl<T: Scalar> Network<T> {
         x: DMatrixView<'_, T>,
         y: DMatrixView<'_, T>,
     ) -> Result<()> {
+        // check_batch's twin for the shapes alone.
         self.check_input_shape(x)?;
         self.check_targets(x, y)
     }

@@ -77,7 +77,7 @@ fn a_trainer_epoch_gathers_the_right_targets_for_each_batch() {
     // 4 samples, 2 outputs. One epoch with a single shuffled batch of all 4 equals one step on
     // the whole batch (the sum over samples does not depend on their order); one epoch of
     // unshuffled batches of 2 equals a step on columns 0–1, then on columns 2–3.
-    use backprop::Trainer;
+    use backprop::{EpochConfig, Trainer};
     let net = Network::<f64>::random(&[3, 4, 2], Activation::Tanh, 5).unwrap();
     let (x, y) = data(3, 2, 4);
     let lr = 0.05;
@@ -100,9 +100,11 @@ fn a_trainer_epoch_gathers_the_right_targets_for_each_batch() {
             &mut trained,
             x.as_view(),
             y.as_view(),
-            lr,
-            Reduction::Sum,
-            true,
+            &EpochConfig {
+                learning_rate: lr,
+                reduction: Reduction::Sum,
+                shuffle: true,
+            },
         )
         .unwrap();
     assert!((e - e_whole).abs() < 1e-12, "E {e} vs {e_whole}");
@@ -129,9 +131,11 @@ fn a_trainer_epoch_gathers_the_right_targets_for_each_batch() {
             &mut trained,
             x.as_view(),
             y.as_view(),
-            lr,
-            Reduction::Sum,
-            false,
+            &EpochConfig {
+                learning_rate: lr,
+                reduction: Reduction::Sum,
+                shuffle: false,
+            },
         )
         .unwrap();
     assert!((e - e_hand).abs() < 1e-12, "E {e} vs {e_hand}");

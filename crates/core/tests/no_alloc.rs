@@ -3,7 +3,7 @@
 //!
 //! The counter is per thread, so tests running in parallel do not disturb each other.
 
-use backprop::{Activation, Network, Reduction, Trainer, Workspace};
+use backprop::{Activation, EpochConfig, Network, Reduction, Trainer, Workspace};
 use nalgebra::DMatrix;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -99,9 +99,11 @@ fn training_epochs_allocate_nothing_after_the_first() {
             &mut net,
             x.as_view(),
             y.as_view(),
-            1e-3,
-            Reduction::Sum,
-            true,
+            &EpochConfig {
+                learning_rate: 1e-3,
+                reduction: Reduction::Sum,
+                shuffle: true,
+            },
         )
         .unwrap();
     let n = allocations_during(|| {
@@ -111,9 +113,11 @@ fn training_epochs_allocate_nothing_after_the_first() {
                     &mut net,
                     x.as_view(),
                     y.as_view(),
-                    1e-3,
-                    Reduction::Sum,
-                    true,
+                    &EpochConfig {
+                        learning_rate: 1e-3,
+                        reduction: Reduction::Sum,
+                        shuffle: true,
+                    },
                 )
                 .unwrap();
         }

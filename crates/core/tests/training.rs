@@ -1,7 +1,10 @@
 //! Training: the loss falls, the same seed gives bit-identical weights, a diverging run stops
 //! with the last finite model, and bad hyper-parameters are refused.
 
-use backprop::{Activation, Error, Network, Reduction, TrainConfig, train};
+use backprop::{
+    Activation, EpochConfig, EpochReport, Error, Hooks, Network, Reduction, Stopped, TrainConfig,
+    Trainer, train, train_with,
+};
 use nalgebra::DMatrix;
 use std::ops::ControlFlow;
 
@@ -15,10 +18,7 @@ fn data(n: usize) -> (DMatrix<f64>, DMatrix<f64>) {
 fn run(seed: u64, config: &TrainConfig) -> (Network<f64>, Vec<backprop::EpochReport>) {
     let (x, y) = data(64);
     let mut net = Network::<f64>::random(&[2, 8, 8, 1], Activation::Tanh, seed).unwrap();
-    let h = train(&mut net, x.as_view(), y.as_view(), config, |_, _| {
-        ControlFlow::Continue(())
-    })
-    .unwrap();
+    let h = train(&mut net, x.as_view(), y.as_view(), config).unwrap();
     (net, h)
 }
 
@@ -73,10 +73,7 @@ fn mean_reduction_divides_the_step_by_the_batch() {
         ..Default::default()
     };
     let go = |net: &mut Network<f64>, c: TrainConfig| {
-        train(net, x.as_view(), y.as_view(), &c, |_, _| {
-            ControlFlow::Continue(())
-        })
-        .unwrap();
+        train(net, x.as_view(), y.as_view(), &c).unwrap();
     };
     go(
         &mut a,
@@ -111,11 +108,11 @@ fn divergence_stops_with_the_last_finite_model() {
         batch_size: 64,
         ..Default::default()
     };
-    let err = train(&mut net, x.as_view(), y.as_view(), &config, |_, n| {
+    let mut keep = |_: &EpochReport, n: &Network<f64>| {
         snapshots.push(n.clone());
         ControlFlow::Continue(())
-    })
-    .unwrap_err();
+    };
+    let err = train_with(&mut net, x.as_view(), y.as_view(), &config, &mut keep).unwrap_err();
     let Error::NonFiniteLoss { epoch, batch, .. } = err else {
         panic!("expected NonFiniteLoss, got {err}")
     };
@@ -136,15 +133,16 @@ fn early_stop_from_the_callback() {
     };
     let (x, y) = data(16);
     let mut net = Network::<f64>::random(&[2, 3, 1], Activation::Tanh, 0).unwrap();
-    let h = train(&mut net, x.as_view(), y.as_view(), &config, |r, _| {
+    let mut until_4 = |r: &EpochReport, _: &Network<f64>| {
         if r.epoch == 4 {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
         }
-    })
-    .unwrap();
-    assert_eq!(h.len(), 5);
+    };
+    let h = train_with(&mut net, x.as_view(), y.as_view(), &config, &mut until_4).unwrap();
+    assert_eq!(h.reports.len(), 5);
+    assert_eq!(h.stopped, None, "a break after an epoch is not a cut epoch");
 }
 
 #[test]
@@ -152,9 +150,7 @@ fn bad_hyper_parameters_and_data_are_refused() {
     let (x, y) = data(8);
     let mut net = Network::<f64>::random(&[2, 3, 1], Activation::Tanh, 0).unwrap();
     let go = |net: &mut Network<f64>, c: TrainConfig, x: &DMatrix<f64>, y: &DMatrix<f64>| {
-        train(net, x.as_view(), y.as_view(), &c, |_, _| {
-            ControlFlow::Continue(())
-        })
+        train(net, x.as_view(), y.as_view(), &c)
     };
     for lr in [0.0, -1.0, f64::NAN, f64::INFINITY] {
         let err = go(
@@ -228,7 +224,6 @@ fn bad_hyper_parameters_and_data_are_refused() {
 
 #[test]
 fn an_epoch_stopped_after_k_batches_applies_exactly_those_k_updates() {
-    use backprop::Trainer;
     let (x, y) = data(64);
     let net0 = Network::<f64>::random(&[2, 8, 8, 1], Activation::Tanh, 3).unwrap();
     let (m, b) = (0.01, 8);
@@ -241,9 +236,7 @@ fn an_epoch_stopped_after_k_batches_applies_exactly_those_k_updates() {
             &mut stopped,
             x.as_view(),
             y.as_view(),
-            m,
-            Reduction::Sum,
-            false,
+            &sum(m, false),
             || {
                 asked += 1;
                 asked > 3
@@ -259,9 +252,7 @@ fn an_epoch_stopped_after_k_batches_applies_exactly_those_k_updates() {
     let mut whole = net0.clone();
     let mut reference = Trainer::new(&whole, b, 0).unwrap();
     let (x3, y3) = (x.columns(0, 24), y.columns(0, 24));
-    reference
-        .epoch(&mut whole, x3, y3, m, Reduction::Sum, false)
-        .unwrap();
+    reference.epoch(&mut whole, x3, y3, &sum(m, false)).unwrap();
     for i in 0..net0.depth() {
         assert_eq!(stopped.weight(i), whole.weight(i), "W_{i}");
         assert_ne!(stopped.weight(i), net0.weight(i), "W_{i} was updated");
@@ -270,20 +261,124 @@ fn an_epoch_stopped_after_k_batches_applies_exactly_those_k_updates() {
     let (mut a, mut c) = (net0.clone(), net0.clone());
     let ea = Trainer::new(&a, b, 0)
         .unwrap()
-        .epoch_until(
-            &mut a,
-            x.as_view(),
-            y.as_view(),
-            m,
-            Reduction::Sum,
-            true,
-            || false,
-        )
+        .epoch_until(&mut a, x.as_view(), y.as_view(), &sum(m, true), || false)
         .unwrap();
     let ec = Trainer::new(&c, b, 0)
         .unwrap()
-        .epoch(&mut c, x.as_view(), y.as_view(), m, Reduction::Sum, true)
+        .epoch(&mut c, x.as_view(), y.as_view(), &sum(m, true))
         .unwrap();
     assert_eq!(ea, Some(ec));
     assert_eq!(a, c);
+}
+
+/// The seed's summed step with learning rate `m`.
+fn sum(m: f64, shuffle: bool) -> EpochConfig<f64> {
+    EpochConfig {
+        learning_rate: m,
+        reduction: Reduction::Sum,
+        shuffle,
+    }
+}
+
+/// Stops before mini-batch `at` of epoch `epoch` (counting the batches it is asked about), and
+/// records the epochs it was told of.
+struct StopAt {
+    epoch: usize,
+    at: usize,
+    asked: usize,
+    told: Vec<usize>,
+}
+
+impl Hooks<f64> for StopAt {
+    fn stop(&mut self) -> bool {
+        let per_epoch = 8;
+        let stop = self.asked == self.epoch * per_epoch + self.at;
+        self.asked += 1;
+        stop
+    }
+
+    fn on_epoch(&mut self, report: &EpochReport, _: &Network<f64>) -> ControlFlow<()> {
+        self.told.push(report.epoch);
+        ControlFlow::Continue(())
+    }
+}
+
+#[test]
+fn a_stop_in_the_middle_of_an_epoch_restores_the_start_of_that_epoch() {
+    let (x, y) = data(64);
+    let config = TrainConfig {
+        epochs: 10,
+        batch_size: 8,
+        ..Default::default()
+    };
+    let net0 = Network::<f64>::random(&[2, 8, 8, 1], Activation::Tanh, 3).unwrap();
+    // Stopped before batch 5 of epoch 2 (0-based): the weights are those after 2 whole epochs.
+    let mut stopped = net0.clone();
+    let mut hooks = StopAt {
+        epoch: 2,
+        at: 5,
+        asked: 0,
+        told: vec![],
+    };
+    let out = train_with(&mut stopped, x.as_view(), y.as_view(), &config, &mut hooks).unwrap();
+    assert_eq!(
+        out.stopped,
+        Some(Stopped {
+            epoch: 2,
+            batch: 5,
+            batches: 8
+        })
+    );
+    assert_eq!(out.reports.len(), 2);
+    assert_eq!(hooks.told, vec![0, 1]);
+    let mut two = net0.clone();
+    let h = train(
+        &mut two,
+        x.as_view(),
+        y.as_view(),
+        &TrainConfig {
+            epochs: 2,
+            ..config
+        },
+    )
+    .unwrap();
+    assert_eq!(stopped, two, "the cut epoch's updates are discarded");
+    assert_eq!(h, out.reports);
+    assert_ne!(stopped, net0);
+}
+
+#[test]
+fn a_trainer_refuses_a_config_with_another_batch_size_or_seed() {
+    let (x, y) = data(16);
+    let mut net = Network::<f64>::random(&[2, 3, 1], Activation::Tanh, 0).unwrap();
+    let config = TrainConfig {
+        batch_size: 4,
+        seed: 7,
+        ..Default::default()
+    };
+    for (batch, seed) in [(8, 7), (4, 8)] {
+        let mut trainer = Trainer::new(&net, batch, seed).unwrap();
+        let err = trainer
+            .run(&mut net, x.as_view(), y.as_view(), &config, &mut ())
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidParameter {
+                    name: "training configuration",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    // The same batch size (a larger one is capped at N) and seed: the same as `train`.
+    let mut a = net.clone();
+    let mut trainer = Trainer::new(&a, 4, 7).unwrap();
+    let ra = trainer
+        .run(&mut a, x.as_view(), y.as_view(), &config, &mut ())
+        .unwrap();
+    let rb = train(&mut net, x.as_view(), y.as_view(), &config).unwrap();
+    assert_eq!(ra.reports, rb);
+    assert_eq!(a, net);
 }

@@ -2,22 +2,22 @@
 //! one because of rounding alone, in a scalar with unit roundoff u.
 //!
 //! Magnitudes and error bounds travel with the forward and backward pass (first order in u;
-//! γ_k = k u / (1 − k u) for a sum of k products; σ and σ' good to a few ulps):
+//! γ_k = k u / (1 − k u) for a sum of k products; σ and σ′ good to a few ulps):
 //!
 //! ```text
 //! e(z_{m+1}) = γ_{l_m} |W_m| |a_m| + |W_m| e(a_m)          e(a_0) = 0
-//! e(a_m)     = c u |a_m| + |σ'(z_m)| e(z_m)
+//! e(a_m)     = c u |a_m| + |σ′(z_m)| e(z_m)
 //! |δ|_n = 2 |r|,  e(δ_n) = 2 (e(z_n) + u |r|)
-//! |δ|_m = |σ'(z_m)| ⊙ |W_m|ᵀ |δ|_{m+1}
-//! e(δ_m) = |σ'| ⊙ (γ_{l_{m+1}} |W_m|ᵀ|δ|_{m+1} + |W_m|ᵀ e(δ_{m+1}))
-//!          + (c u (|σ'| + 1) + |σ''| e(z_m)) ⊙ |W_m|ᵀ|δ|_{m+1}
+//! |δ|_m = |σ′(z_m)| ⊙ |W_m|ᵀ |δ|_{m+1}
+//! e(δ_m) = |σ′| ⊙ (γ_{l_{m+1}} |W_m|ᵀ|δ|_{m+1} + |W_m|ᵀ e(δ_{m+1}))
+//!          + (c u (|σ′| + 1) + |σ′'| e(z_m)) ⊙ |W_m|ᵀ|δ|_{m+1}
 //! e(∂E/∂W_i) = 2 (γ_{B+1} |δ|_{i+1} |a_i|ᵀ + e(δ_{i+1}) |a_i|ᵀ + |δ|_{i+1} e(a_i)ᵀ)
 //! ```
 //!
-//! σ' is assumed good to a few ulps of max(|σ'|, 1), not of |σ'| alone: the usual formulas
+//! σ′ is assumed good to a few ulps of max(|σ′|, 1), not of |σ′| alone: the usual formulas
 //! 1 − tanh²z and s(1 − s) cancel where σ saturates, and their error there is absolute (a
-//! property test found this: an f32 tanh network with σ' ≈ 10⁻⁴ computes it to 3·10⁻⁴
-//! relative). |σ''| is estimated by a central difference of σ'. The factor 2 covers
+//! property test found this: an f32 tanh network with σ′ ≈ 10⁻⁴ computes it to 3·10⁻⁴
+//! relative). |σ′'| is estimated by a central difference of σ′. The factor 2 covers
 //! second-order terms.
 
 use crate::engine::{Engine, SIGMA_ULPS};
@@ -25,7 +25,7 @@ use crate::verdict::gamma;
 use backprop::Scalar;
 use nalgebra::DMatrix;
 
-/// |σ'(z_m)| and an estimate of |σ''(z_m)| for the hidden layers m = 1..n−1 (index m − 1).
+/// |σ′(z_m)| and an estimate of |σ′'(z_m)| for the hidden layers m = 1..n−1 (index m − 1).
 pub(crate) struct Slopes {
     sp: Vec<DMatrix<f64>>,
     spp: Vec<DMatrix<f64>>,

@@ -20,7 +20,7 @@ use nalgebra::{DMatrix, DMatrixView};
 use num_dual::{Dual64, DualNum};
 use std::sync::Arc;
 
-/// σ evaluated on dual numbers: σ(z + ε ż) = σ(z) + ε σ'(z) ż.
+/// σ evaluated on dual numbers: σ(z + ε ż) = σ(z) + ε σ′(z) ż.
 ///
 /// Built in for [`backprop::Activation`]. Implement it for your own activation to use
 /// [`crate::Oracle::Dual`] with it: write σ with num-dual's operations and its derivative
@@ -36,12 +36,12 @@ use std::sync::Arc;
 /// impl DualActivation for Cubic {
 ///     fn sigma_dual(&self, z: Dual64) -> Dual64 { z * z * z / 3.0 }
 /// }
-/// assert_eq!(Cubic.sigma_dual(Dual64::new(2.0, 1.0)).eps, 4.0); // σ'(2) = 2² = 4
+/// assert_eq!(Cubic.sigma_dual(Dual64::new(2.0, 1.0)).eps, 4.0); // σ′(2) = 2² = 4
 /// ```
 pub trait DualActivation: std::fmt::Debug + Send + Sync {
     /// σ(z) on a dual number.
     fn sigma_dual(&self, z: Dual64) -> Dual64;
-    /// The points where σ' is discontinuous (as [`backprop::ActivationFn::kinks`]).
+    /// The points where σ′ is discontinuous (as [`backprop::ActivationFn::kinks`]).
     fn kinks(&self) -> &[f64] {
         &[]
     }
@@ -84,7 +84,7 @@ impl DualActivation for Activation {
     }
 }
 
-/// A [`DualActivation`] as a real activation: σ(z) = re σ(z + 0ε), σ'(z) = eps σ(z + 1ε).
+/// A [`DualActivation`] as a real activation: σ(z) = re σ(z + 0ε), σ′(z) = eps σ(z + 1ε).
 #[derive(Debug)]
 pub(crate) struct DualAsReal(pub Arc<dyn DualActivation>);
 

@@ -23,7 +23,7 @@ use crate::verdict::{Crossing, Eval, gamma};
 use backprop::{ActivationFn, Scalar};
 use nalgebra::DMatrix;
 
-/// Relative accuracy assumed of σ and σ', in units of the unit roundoff u (a few ulps).
+/// Relative accuracy assumed of σ and σ′, in units of the unit roundoff u (a few ulps).
 pub(crate) const SIGMA_ULPS: f64 = 8.0;
 
 /// Cached forward pass and scratch buffers for incremental evaluation in scalar `F`.

@@ -19,6 +19,7 @@ pub enum Error {
         got: usize,
     },
     /// ∂E/∂W_i does not have the shape of W_i (denominator layout).
+    // Shaped like the core's WeightShape: each error carries its own (rows, columns) facts.
     #[error(
         "the analytic ∂E/∂W_{layer} has shape {}×{}, expected {}×{} (the shape of W_{layer})",
         got.0, got.1, expected.0, expected.1

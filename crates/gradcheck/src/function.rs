@@ -139,20 +139,7 @@ pub fn check_objective<O: Objective + ?Sized>(
         e0: objective.value_rounding(theta, f0),
         step_scale: f64::EPSILON.powf(0.2),
     };
-    let mut layer = LayerReport {
-        layer: 0,
-        rows: p,
-        cols: 1,
-        checked: 0,
-        passed: 0,
-        failed: 0,
-        kink_crossed: 0,
-        below_floor: 0,
-        coverage: 0.0,
-        directions: Vec::new(),
-        fell_back_to_full: false,
-        worst: Vec::new(),
-    };
+    let mut layer = LayerReport::empty(0, p, 1);
     let mut elements: Vec<ElementCheck> = Vec::new();
     let full = |ctx: &mut FnCheck<'_, O>, elements: &mut Vec<ElementCheck>| {
         for (q, &g) in analytic.iter().enumerate() {
@@ -189,13 +176,7 @@ pub fn check_objective<O: Objective + ?Sized>(
         }
     }
     for e in &elements {
-        layer.checked += 1;
-        match e.status {
-            Status::Passed => layer.passed += 1,
-            Status::Failed => layer.failed += 1,
-            Status::KinkCrossed => layer.kink_crossed += 1,
-            Status::BelowFloor => layer.below_floor += 1,
-        }
+        layer.count(e.status);
     }
     elements.sort_by(|a, b| {
         let ka = (a.status == Status::Failed, a.ratio());

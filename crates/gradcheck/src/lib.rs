@@ -25,7 +25,7 @@ use backprop_gradcheck::{CheckConfig, check_backprop};
 use nalgebra::DMatrix;
 use std::sync::Arc;
 
-/// softsign: σ(z) = z / (1 + |z|), σ'(z) = 1 / (1 + |z|)².
+/// softsign: σ(z) = z / (1 + |z|), σ′(z) = 1 / (1 + |z|)².
 #[derive(Debug)]
 struct Softsign;
 impl<T: Scalar> ActivationFn<T> for Softsign {
@@ -88,7 +88,7 @@ with it, 1.8·10⁻¹³ (9·10⁻¹¹ relative) for that element, mostly roundin
   with the evaluation itself (σ good to a few ulps, γ_k = k u / (1 − k u) for sums of k
   products), so it is as small as the arithmetic allows — no fixed tolerance anywhere.
 * e_T bounds the rounding of the analytic value in its own scalar T, from a running error
-  analysis of backpropagation (magnitudes |W|, |a|, |σ'|·|W|ᵀ|δ| carried through the layers);
+  analysis of backpropagation (magnitudes |W|, |a|, |σ′|·|W|ᵀ|δ| carried through the layers);
   e_ref is the same bound in the evaluation scalar, for the rounding of the point itself.
 * The element **passes** when |analytic − numeric| ≤ allowed; it **fails** otherwise (or when
   the analytic value is NaN or ∞). It is **below the float floor** when both values are within
@@ -141,6 +141,7 @@ pub mod dual;
 mod engine;
 pub mod error;
 pub mod function;
+pub mod method;
 pub mod network;
 pub mod report;
 mod verdict;

@@ -165,20 +165,7 @@ struct LayerAcc {
 impl LayerAcc {
     fn new(layer: usize, rows: usize, cols: usize, keep: usize) -> Self {
         Self {
-            report: LayerReport {
-                layer,
-                rows,
-                cols,
-                checked: 0,
-                passed: 0,
-                failed: 0,
-                kink_crossed: 0,
-                below_floor: 0,
-                coverage: 0.0,
-                directions: Vec::new(),
-                fell_back_to_full: false,
-                worst: Vec::new(),
-            },
+            report: LayerReport::empty(layer, rows, cols),
             keep,
         }
     }
@@ -195,13 +182,7 @@ impl LayerAcc {
 
     fn push(&mut self, e: ElementCheck) {
         let r = &mut self.report;
-        r.checked += 1;
-        match e.status {
-            Status::Passed => r.passed += 1,
-            Status::Failed => r.failed += 1,
-            Status::KinkCrossed => r.kink_crossed += 1,
-            Status::BelowFloor => r.below_floor += 1,
-        }
+        r.count(e.status);
         if self.keep == 0 {
             return;
         }

@@ -1,7 +1,7 @@
 //! Reports are values: per layer counts, the worst elements with their place, a table
 //! ([`std::fmt::Display`]) and JSON ([`serde`]).
 
-use crate::config::{Mode, Oracle};
+use crate::method::{Mode, Oracle};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -68,6 +68,7 @@ impl ElementCheck {
 
 /// One directional derivative of projected mode: Σ_{jk} (∂E/∂W_i)^{jk} V^{jk} for a seeded
 /// unit direction V.
+// ElementCheck's six numbers again, as plain fields so that users and JSON read them flat.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DirectionCheck {
     /// The direction's index within its layer (0-based).
@@ -128,6 +129,35 @@ pub struct LayerReport {
 }
 
 impl LayerReport {
+    /// The report of W_i (`rows` × `cols`) before anything is checked: every count 0.
+    pub fn empty(layer: usize, rows: usize, cols: usize) -> Self {
+        Self {
+            layer,
+            rows,
+            cols,
+            checked: 0,
+            passed: 0,
+            failed: 0,
+            kink_crossed: 0,
+            below_floor: 0,
+            coverage: 0.0,
+            directions: Vec::new(),
+            fell_back_to_full: false,
+            worst: Vec::new(),
+        }
+    }
+
+    /// Counts one checked element with verdict `status`.
+    pub fn count(&mut self, status: Status) {
+        self.checked += 1;
+        match status {
+            Status::Passed => self.passed += 1,
+            Status::Failed => self.failed += 1,
+            Status::KinkCrossed => self.kink_crossed += 1,
+            Status::BelowFloor => self.below_floor += 1,
+        }
+    }
+
     /// The number of elements of W_i.
     pub fn elements(&self) -> usize {
         self.rows * self.cols
@@ -147,7 +177,9 @@ impl LayerReport {
 /// The outcome of a check: what was checked, how, and the verdicts per layer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    /// Which elements were checked.
+    /// Which elements were checked. In JSON its fields stand at the top level: `"mode":
+    /// "sampled", "per_layer": 16`.
+    #[serde(flatten)]
     pub mode: Mode,
     /// The seed of sampled elements and directions.
     pub seed: u64,
@@ -211,11 +243,27 @@ impl Report {
         })
     }
 
-    /// The report as pretty-printed JSON.
+    /// The verdict in one word: `passed` (no element or direction failed) or `failed`.
+    pub fn verdict(&self) -> &'static str {
+        if self.passed() { "passed" } else { "failed" }
+    }
+
+    /// The report as pretty-printed JSON, with the [`Report::verdict`] first:
+    /// `{"verdict": "passed", "mode": "full", "seed": 0, …, "layers": […]}`.
     pub fn to_json(&self) -> String {
+        #[derive(Serialize)]
+        struct WithVerdict<'a> {
+            verdict: &'static str,
+            #[serde(flatten)]
+            report: &'a Report,
+        }
+        let json = WithVerdict {
+            verdict: self.verdict(),
+            report: self,
+        };
         // Serialising plain data with finite or non-finite floats cannot fail: serde_json
         // writes non-finite floats as null.
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        serde_json::to_string_pretty(&json).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 }
 

@@ -156,6 +156,7 @@ impl Verdict {
     }
 
     /// The report entry for direction `index` with analytic value `analytic`.
+    // `element` again for DirectionCheck, whose fields are ElementCheck's without the place.
     pub(crate) fn direction(&self, index: usize, analytic: f64) -> DirectionCheck {
         DirectionCheck {
             index,

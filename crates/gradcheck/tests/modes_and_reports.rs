@@ -106,7 +106,31 @@ fn the_report_is_a_table_and_json() {
     let back: Report = serde_json::from_str(&json).unwrap();
     assert_eq!(back, report);
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(value["mode"]["mode"], "full");
+    // The verdict first, the mode's fields at the top level (no "mode": {"mode": …}).
+    assert_eq!(value["verdict"], "failed");
+    assert!(
+        json.trim_start()
+            .starts_with("{\n  \"verdict\": \"failed\""),
+        "{json}"
+    );
+    assert_eq!(value["mode"], "full");
+    let sampled = check_network(
+        &net,
+        x.as_view(),
+        y.as_view(),
+        &wrong,
+        &CheckConfig::sampled(3),
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&sampled.to_json()).unwrap();
+    assert_eq!(
+        (v["mode"].as_str(), v["per_layer"].as_u64()),
+        (Some("sampled"), Some(3))
+    );
+    assert_eq!(
+        serde_json::from_str::<Report>(&sampled.to_json()).unwrap(),
+        sampled
+    );
     let worst = &value["layers"][0]["worst"][0];
     assert_eq!(
         (

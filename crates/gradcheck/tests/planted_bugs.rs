@@ -105,7 +105,7 @@ fn a_wrong_derivative_in_a_users_activation_is_caught() {
         )
         .unwrap();
         if wrong_prime {
-            // σ' enters δ_1 and δ_2, so ∂E/∂W_0 and ∂E/∂W_1 are wrong; ∂E/∂W_2 = δ_3 a_2ᵀ is not.
+            // σ′ enters δ_1 and δ_2, so ∂E/∂W_0 and ∂E/∂W_1 are wrong; ∂E/∂W_2 = δ_3 a_2ᵀ is not.
             assert_eq!(report.failed_layers(), vec![0, 1], "{report}");
         } else {
             assert!(report.passed(), "{report}");

@@ -238,7 +238,7 @@ fn sharp<T: Scalar>(
 
 /// The case this property test found in CI (sizes 1-1-4-2, batch 3, softplus, f32): ∂E/∂W_0 is
 /// −1.1e-3, the remainder of per-sample terms 6.9e-3, −18.3e-3 and 10.3e-3 whose own factors
-/// (δ_1 = σ'(z_1) ⊙ W_1ᵀ δ_2, δ_2 = σ'(z_2) ⊙ W_2ᵀ δ_3) cancel as well. f32 rounding is
+/// (δ_1 = σ′(z_1) ⊙ W_1ᵀ δ_2, δ_2 = σ′(z_2) ⊙ W_2ᵀ δ_3) cancel as well. f32 rounding is
 /// bounded by 2.0 % of the value there (in this run it moved it by 0.009 %), so a planted 1 %
 /// error is within what rounding can explain; 5 % is beyond it, and is caught and named.
 #[test]

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! δ_n = ∂E/∂z_n = −2 (y − z_n)
-//! δ_i = σ'(z_i) ⊙ (W_iᵀ δ_{i+1})          i = n−1..1
+//! δ_i = σ′(z_i) ⊙ (W_iᵀ δ_{i+1})          i = n−1..1
 //! ∂E/∂W_i = δ_{i+1} a_iᵀ                  (the shape of W_i)
 //! ```
 //!
@@ -27,6 +27,7 @@ pub fn gradient<T: Scalar>(
     x: DMatrixView<'_, T>,
     y: DMatrixView<'_, T>,
 ) -> Result<(T, Gradient<T, Denominator>)> {
+    // The preamble the gradient forms share, repeated so that each form reads alone.
     net.check_batch(x, y)?;
     let n = net.depth();
     let trace = net.forward_unchecked(x);
@@ -39,7 +40,7 @@ pub fn gradient<T: Scalar>(
             // ∂E/∂W_i = δ_{i+1} a_iᵀ
             *dw.layer_mut(i) += &delta * trace.a(i).column(s).transpose();
             if i > 0 {
-                // δ_i = σ'(z_i) ⊙ (W_iᵀ δ_{i+1})
+                // δ_i = σ′(z_i) ⊙ (W_iᵀ δ_{i+1})
                 let mut next = net.weight(i).tr_mul(&delta);
                 let z_i = trace.z(i).column(s).into_owned();
                 net.activation()

@@ -3,7 +3,7 @@
 //! ```text
 //! (∂E/∂W_i)^{jk} = Σ_r ∂E/∂z_{i+1}^r · ∂z_{i+1}^r/∂W_i^{jk},   ∂z_{i+1}^r/∂W_i^{jk} = a_i^k δ_{rj}
 //!                = ∂E/∂z_{i+1}^j a_i^k
-//! ∂E/∂z_i^j      = Σ_r ∂E/∂z_{i+1}^r W_i^{rj} σ'(z_i^j)
+//! ∂E/∂z_i^j      = Σ_r ∂E/∂z_{i+1}^r W_i^{rj} σ′(z_i^j)
 //! ∂E/∂z_n^j      = −2 (y^j − z_n^j)
 //! ```
 //!
@@ -31,6 +31,7 @@ pub fn gradient<T: Scalar>(
     x: DMatrixView<'_, T>,
     y: DMatrixView<'_, T>,
 ) -> Result<(T, Gradient<T, Denominator>)> {
+    // The preamble the gradient forms share, repeated so that each form reads alone.
     net.check_batch(x, y)?;
     let n = net.depth();
     let trace = net.forward_unchecked(x);

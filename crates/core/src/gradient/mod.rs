@@ -2,8 +2,8 @@
 //!
 //! | form | module | shape of ∂E/∂W_i | equation |
 //! |---|---|---|---|
-//! | numerator layout (the seed's Jacobian chain) | [`numerator`] | l_i × l_{i+1} (W_iᵀ) | ∂E/∂z_i = ∂E/∂z_{i+1} · W_i · diag(σ'(z_i)); ∂E/∂W_i = a_i · ∂E/∂z_{i+1} |
-//! | denominator layout (δ columns) | [`denominator`] | l_{i+1} × l_i (W_i) | δ_i = σ'(z_i) ⊙ (W_iᵀ δ_{i+1}); ∂E/∂W_i = δ_{i+1} a_iᵀ |
+//! | numerator layout (the seed's Jacobian chain) | [`numerator`] | l_i × l_{i+1} (W_iᵀ) | ∂E/∂z_i = ∂E/∂z_{i+1} · W_i · diag(σ′(z_i)); ∂E/∂W_i = a_i · ∂E/∂z_{i+1} |
+//! | denominator layout (δ columns) | [`denominator`] | l_{i+1} × l_i (W_i) | δ_i = σ′(z_i) ⊙ (W_iᵀ δ_{i+1}); ∂E/∂W_i = δ_{i+1} a_iᵀ |
 //! | element-wise (the seed's index form) | [`elementwise`] | W_i | (∂E/∂W_i)^{jk} = Σ_r ∂E/∂z_{i+1}^r a_i^k δ_{rj} |
 //! | naive chain, O(n²) | [`naive`] | W_i | each chain multiplied from ∂E/∂z_n down, from scratch |
 //!

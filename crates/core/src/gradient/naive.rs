@@ -1,7 +1,7 @@
 //! The naive chain rule: every ∂E/∂W_i from scratch, O(n²) matrix products.
 //!
 //! ```text
-//! ∂E/∂z_{i+1} = ∂E/∂z_n · W_{n−1} diag(σ'(z_{n−1})) · … · W_{i+1} diag(σ'(z_{i+1}))
+//! ∂E/∂z_{i+1} = ∂E/∂z_n · W_{n−1} diag(σ′(z_{n−1})) · … · W_{i+1} diag(σ′(z_{i+1}))
 //! ∂E/∂W_i     = (∂E/∂z_{i+1})ᵀ a_iᵀ
 //! ```
 //!
@@ -26,6 +26,7 @@ pub fn gradient<T: Scalar>(
     x: DMatrixView<'_, T>,
     y: DMatrixView<'_, T>,
 ) -> Result<(T, Gradient<T, Denominator>)> {
+    // The preamble the gradient forms share, repeated so that each form reads alone.
     net.check_batch(x, y)?;
     let n = net.depth();
     let trace = net.forward_unchecked(x);
@@ -34,7 +35,7 @@ pub fn gradient<T: Scalar>(
     for s in 0..x.ncols() {
         let de_dzn: RowDVector<T> = (trace.output().column(s) - y.column(s)).transpose() * two;
         for i in 0..n {
-            // From scratch: ∂E/∂z_{i+1} = ∂E/∂z_n · Π_{m=n−1}^{i+1} W_m diag(σ'(z_m)).
+            // From scratch: ∂E/∂z_{i+1} = ∂E/∂z_n · Π_{m=n−1}^{i+1} W_m diag(σ′(z_m)).
             let mut row = de_dzn.clone();
             for m in (i + 1..n).rev() {
                 let mut d = row * net.weight(m);

@@ -1,10 +1,10 @@
 //! Numerator layout: the seed's Jacobian chain rule, multiplied left to right.
 //!
 //! For one sample, ∂E/∂z_n = −2 (y − z_n)ᵀ is a 1 × l_n row. The Jacobians are
-//! ∂z_{i+1}/∂a_i = W_i (l_{i+1} × l_i) and ∂a_i/∂z_i = diag(σ'(z_i)), so
+//! ∂z_{i+1}/∂a_i = W_i (l_{i+1} × l_i) and ∂a_i/∂z_i = diag(σ′(z_i)), so
 //!
 //! ```text
-//! ∂E/∂z_i   = ∂E/∂z_{i+1} · W_i · diag(σ'(z_i))        (1 × l_i)
+//! ∂E/∂z_i   = ∂E/∂z_{i+1} · W_i · diag(σ′(z_i))        (1 × l_i)
 //! ∂E/∂W_i   = a_i · ∂E/∂z_{i+1}                         (l_i × l_{i+1}, the shape of W_iᵀ)
 //! ```
 //!
@@ -19,7 +19,7 @@ use nalgebra::{DMatrix, DMatrixView, RowDVector};
 
 /// ∂E/∂W_i in numerator layout for the batch (`x`: l_0 × B, `y`: l_n × B), with E.
 ///
-/// Builds every Jacobian as an explicit matrix, diag(σ'(z_i)) included: a reference, not a
+/// Builds every Jacobian as an explicit matrix, diag(σ′(z_i)) included: a reference, not a
 /// training path.
 ///
 /// # Errors
@@ -29,6 +29,7 @@ pub fn gradient<T: Scalar>(
     x: DMatrixView<'_, T>,
     y: DMatrixView<'_, T>,
 ) -> Result<(T, Gradient<T, Numerator>)> {
+    // The preamble the gradient forms share, repeated so that each form reads alone.
     net.check_batch(x, y)?;
     let n = net.depth();
     let trace = net.forward_unchecked(x);
@@ -42,7 +43,7 @@ pub fn gradient<T: Scalar>(
             let a_i = trace.a(i).column(s);
             *dw.layer_mut(i) += a_i * &row;
             if i > 0 {
-                // ∂E/∂z_i = ∂E/∂z_{i+1} · W_i · diag(σ'(z_i)).
+                // ∂E/∂z_i = ∂E/∂z_{i+1} · W_i · diag(σ′(z_i)).
                 let mut d = DMatrix::zeros(net.weight(i).ncols(), 1);
                 let z_i = trace.z(i).column(s).into_owned();
                 net.activation()

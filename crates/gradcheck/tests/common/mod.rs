@@ -36,11 +36,11 @@ pub fn problem<T: Scalar>(
 pub enum Bug {
     /// None: the correct gradient.
     None,
-    /// δ_i = σ'(z_i) ⊙ (W_i δ_{i+1}): W not transposed (needs square W_i).
+    /// δ_i = σ′(z_i) ⊙ (W_i δ_{i+1}): W not transposed (needs square W_i).
     WNotTransposed,
-    /// δ_i = W_iᵀ δ_{i+1}: σ' forgotten.
+    /// δ_i = W_iᵀ δ_{i+1}: σ′ forgotten.
     SigmaPrimeMissing,
-    /// δ_i = σ'(a_i) ⊙ (W_iᵀ δ_{i+1}): σ' taken at a instead of z.
+    /// δ_i = σ′(a_i) ⊙ (W_iᵀ δ_{i+1}): σ′ taken at a instead of z.
     SigmaPrimeAtA,
     /// ∂E/∂W_i = δ_{i+1} z_iᵀ for i ≥ 1: a_i and z_i swapped.
     ZInsteadOfA,
@@ -151,10 +151,10 @@ pub fn backprop_with<T: Scalar>(
     Gradient::from_layers(dw)
 }
 
-/// σ(z) = z³/3 + z, σ'(z) = z² + 1: a user's own activation (smooth, no kinks).
+/// σ(z) = z³/3 + z, σ′(z) = z² + 1: a user's own activation (smooth, no kinks).
 #[derive(Debug)]
 pub struct Cubic {
-    /// Plant a wrong derivative: σ'(z) = z² (the + 1 forgotten).
+    /// Plant a wrong derivative: σ′(z) = z² (the + 1 forgotten).
     pub wrong_prime: bool,
 }
 

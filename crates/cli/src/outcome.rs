@@ -1,0 +1,23 @@
+//! What a successful command asks the process to exit with.
+
+/// What a successful command asks the process to exit with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Success,
+    /// `check` found a failing element: exit 1.
+    CheckFailed,
+    /// `train` stopped by Ctrl-C after writing its model: exit 130.
+    Interrupted,
+}
+
+impl Outcome {
+    /// The process exit code: 0, 1 or 130.
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::CheckFailed => 1,
+            Outcome::Interrupted => 130,
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! What `backprop train` reports: the numbers of an epoch (E/N and the accuracy, on the training
+//! and the test set), their lines on the terminal, and the files written at the end (the
+//! model, the history CSV, the loss curve and the boundary or fit picture).
+//!
+//! The loss shown is E/N, the seed's squared error E = Σ_s ‖y_s − z_n(x_s)‖² averaged over the
+//! samples (for the training set: summed over an epoch's batches, each computed just before its
+//! update). Classification targets are one-hot; the accuracy counts samples whose largest
+//! output is at their class.
+
+use super::plan::Plan;
+use crate::args::sizes_text;
+use crate::classes::argmax;
+use crate::data;
+use crate::io::{self, ensure_parent};
+use crate::plot::boundary::{self, Boundary};
+use crate::plot::draw::{format_of, render};
+use crate::plot::fit::Fit;
+use crate::plot::loss::LossCurve;
+use crate::tensors;
+use anyhow::Result;
+use backprop::{ActivationFn, Network, Scalar};
+use nalgebra::DMatrix;
+use std::path::PathBuf;
+
+/// One epoch's numbers.
+#[derive(Clone, Copy, Debug)]
+pub struct Row {
+    /// The epoch, 1-based.
+    pub epoch: usize,
+    /// E/N on the training set, each batch's E taken before its update.
+    pub loss: f64,
+    /// The fraction of training samples classified right (classification only).
+    pub accuracy: Option<f64>,
+    /// E/N on the test set after the epoch.
+    pub test_loss: Option<f64>,
+    /// The fraction of test samples classified right.
+    pub test_accuracy: Option<f64>,
+}
+
+/// E/N and, for classification, the fraction of samples classified right.
+pub fn evaluate<T: Scalar>(
+    net: &Network<T>,
+    x: &DMatrix<T>,
+    y: &DMatrix<T>,
+    classify: bool,
+) -> Result<(f64, Option<f64>)> {
+    let z = net.predict(x.as_view())?;
+    let e = backprop::loss(y.as_view(), z.as_view()).as_f64() / x.ncols() as f64;
+    let acc = classify.then(|| {
+        let right = (0..x.ncols())
+            .filter(|&s| argmax(z.column(s).iter().copied()) == argmax(y.column(s).iter().copied()))
+            .count();
+        right as f64 / x.ncols() as f64
+    });
+    Ok((e, acc))
+}
+
+/// A loss: six decimals for ordinary values, scientific for very large or small ones.
+pub fn loss_text(v: f64) -> String {
+    if v == 0.0 || (1e-3..1e6).contains(&v.abs()) {
+        format!("{v:.6}")
+    } else {
+        format!("{v:.6e}")
+    }
+}
+
+/// A fraction as a percentage with one decimal.
+pub fn pct(a: f64) -> String {
+    format!("{:.1}%", 100.0 * a)
+}
+
+/// The line printed for an epoch.
+pub fn line(row: &Row, epochs: usize) -> String {
+    let width = epochs.to_string().len();
+    let mut s = format!(
+        "epoch {:>width$}/{epochs}  loss {}",
+        row.epoch,
+        loss_text(row.loss)
+    );
+    if let Some(a) = row.accuracy {
+        s.push_str(&format!("  accuracy {:>6}", pct(a)));
+    }
+    if let Some(l) = row.test_loss {
+        s.push_str(&format!("  test loss {}", loss_text(l)));
+    }
+    if let Some(a) = row.test_accuracy {
+        s.push_str(&format!("  test accuracy {:>6}", pct(a)));
+    }
+    s
+}
+
+/// The summary after the last epoch: how many epochs ran, the loss from first to last, and
+/// the last accuracy.
+pub fn summary(rows: &[Row], seconds: f64, interrupted: bool) -> Option<String> {
+    let (first, last) = (rows.first()?, rows.last()?);
+    let mut s = format!(
+        "{} {} epochs in {seconds:.1} s: loss {} -> {}",
+        if interrupted {
+            "interrupted after"
+        } else {
+            "trained"
+        },
+        last.epoch,
+        loss_text(first.loss),
+        loss_text(last.loss)
+    );
+    if let Some(a) = last.accuracy {
+        s.push_str(&format!(", accuracy {}", pct(a)));
+    }
+    if let Some(a) = last.test_accuracy {
+        s.push_str(&format!(", test accuracy {}", pct(a)));
+    } else if let Some(l) = last.test_loss {
+        s.push_str(&format!(", test loss {}", loss_text(l)));
+    }
+    Some(s)
+}
+
+/// A file written, and what it holds.
+pub struct Written {
+    /// Its path.
+    pub path: PathBuf,
+    /// What it holds, for the user: "the model", "loss per epoch", ….
+    pub what: &'static str,
+}
+
+/// `true` when σ is odd, σ(−z) = −σ(z) (tanh, identity): then so is the bias-free network,
+/// z_n(−x) = −z_n(x).
+fn is_odd<T: Scalar>(sigma: &dyn ActivationFn<T>) -> bool {
+    [0.25, 1.0, 3.0].iter().all(|&z| {
+        let (p, m) = (
+            sigma.sigma(T::of_f64(z)).as_f64(),
+            sigma.sigma(T::of_f64(-z)).as_f64(),
+        );
+        (p + m).abs() <= 1e-6 * p.abs().max(1e-30)
+    })
+}
+
+/// Writes the model, the history and the pictures; returns what was written, the model first.
+pub fn write_outputs<T: Scalar>(
+    plan: &Plan,
+    net: &Network<T>,
+    rows: &[Row],
+) -> Result<Vec<Written>> {
+    let mut written = Vec::new();
+    tensors::save_model(&plan.out, net)?;
+    written.push(Written {
+        path: plan.out.clone(),
+        what: "the model",
+    });
+    if let Some(p) = &plan.history {
+        let mut text = String::from("epoch,loss,accuracy,test_loss,test_accuracy\n");
+        let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+        for r in rows {
+            text.push_str(&format!(
+                "{},{},{},{},{}\n",
+                r.epoch,
+                r.loss,
+                opt(r.accuracy),
+                opt(r.test_loss),
+                opt(r.test_accuracy)
+            ));
+        }
+        io::write_file(p, text.as_bytes())?;
+        written.push(Written {
+            path: p.clone(),
+            what: "loss and accuracy per epoch, CSV",
+        });
+    }
+    let title = format!(
+        "{}: {} {}, m = {}, batch {}",
+        plan.name,
+        sizes_text(&net.sizes()),
+        net.activation().name(),
+        data::number(plan.config.learning_rate),
+        plan.config.batch_size
+    );
+    if let Some(p) = &plan.loss_picture {
+        ensure_parent(p)?;
+        let floor = plan
+            .odd_floor
+            .filter(|_| is_odd(net.activation()))
+            .map(|f| {
+                (
+                    f,
+                    format!(
+                        "E/N = {f}: the least an odd network (odd σ, no biases) can reach here"
+                    ),
+                )
+            });
+        let curve = LossCurve {
+            title: title.clone(),
+            train: rows.iter().map(|r| r.loss).collect(),
+            test: rows.iter().filter_map(|r| r.test_loss).collect(),
+            train_accuracy: rows.iter().filter_map(|r| r.accuracy).collect(),
+            test_accuracy: rows.iter().filter_map(|r| r.test_accuracy).collect(),
+            floor,
+        };
+        render(p, &curve)?;
+        written.push(Written {
+            path: p.clone(),
+            what: if curve.train_accuracy.is_empty() {
+                "loss per epoch"
+            } else {
+                "loss and accuracy per epoch"
+            },
+        });
+    }
+    if let Some(p) = &plan.boundary_picture {
+        ensure_parent(p)?;
+        let last = rows.last();
+        let caption = match (
+            last.and_then(|r| r.accuracy),
+            last.and_then(|r| r.test_accuracy),
+        ) {
+            (Some(a), Some(t)) => format!("{title}, accuracy {} (test {})", pct(a), pct(t)),
+            (Some(a), None) => format!("{title}, accuracy {}", pct(a)),
+            _ => title.clone(),
+        };
+        let what = if plan.inputs == 2 {
+            let cells = boundary::cells(format_of(p)?);
+            let picture =
+                Boundary::sample(net, &plan.all_points, plan.classes.clone(), cells, caption)?;
+            render(p, &picture)?;
+            if plan.classes.is_some() {
+                "the decision boundary"
+            } else {
+                "the first output over the input plane"
+            }
+        } else {
+            render(p, &Fit::sample(net, &plan.all_points, caption)?)?;
+            "the fitted curve"
+        };
+        written.push(Written {
+            path: p.clone(),
+            what,
+        });
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backprop::Activation;
+
+    #[test]
+    fn losses_print_compactly_at_any_magnitude() {
+        assert_eq!(loss_text(0.5), "0.500000");
+        assert_eq!(loss_text(0.0), "0.000000");
+        assert_eq!(loss_text(3.6e252), "3.600000e252");
+        assert_eq!(loss_text(2.5e-7), "2.500000e-7");
+        assert_eq!(loss_text(f64::INFINITY), "inf");
+    }
+
+    #[test]
+    fn tanh_and_identity_are_odd_and_the_others_are_not() {
+        let odd = |a: Activation| is_odd::<f64>(&a);
+        assert!(odd(Activation::Tanh) && odd(Activation::Identity));
+        assert!(!odd(Activation::Sigmoid) && !odd(Activation::Relu) && !odd(Activation::Softplus));
+    }
+}
