@@ -338,6 +338,25 @@ fn operand<E: Elem>(len: usize, seed: u64) -> Vec<E> {
         .collect()
 }
 
+/// max |ours − theirs| / max |theirs| (the denominator at least the smallest normal), or +∞
+/// when any element of either side is NaN or ±∞ or the lengths differ: `f64::max` would drop a
+/// NaN and let a product that wrote NaN pass.
+fn relative_difference<E: Scalar>(ours: &[E], theirs: &[E]) -> f64 {
+    if ours.len() != theirs.len() {
+        return f64::INFINITY;
+    }
+    let (mut diff, mut scale) = (0.0f64, f64::MIN_POSITIVE);
+    for (x, y) in ours.iter().zip(theirs) {
+        let (x, y) = (x.as_f64(), y.as_f64());
+        if !(x.is_finite() && y.is_finite()) {
+            return f64::INFINITY;
+        }
+        diff = diff.max((x - y).abs());
+        scale = scale.max(y.abs());
+    }
+    diff / scale
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -473,16 +492,8 @@ fn compare<E: Elem>(
             ratios.push(tb / to);
         }
     }
-    let scale = c_blas
-        .iter()
-        .fold(0.0f64, |m, x| m.max(x.as_f64().abs()))
-        .max(f64::MIN_POSITIVE);
-    let diff = c_ours
-        .iter()
-        .zip(&c_blas)
-        .fold(0.0f64, |m, (x, y)| m.max((x.as_f64() - y.as_f64()).abs()))
-        / scale;
-    if diff.is_nan() || diff > E::BOUND {
+    let diff = relative_difference(&c_ours, &c_blas);
+    if diff > E::BOUND {
         return Err(format!(
             "{op:?} {} {m}x{k}x{n}: max |C_ours − C_blas| / max |C_blas| = {diff:e} > {:e}",
             E::NAME,
@@ -541,5 +552,27 @@ fn main() {
     if let Err(e) = result {
         eprintln!("gemm-vs-blas: {e}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative_difference;
+
+    #[test]
+    fn a_nan_or_infinity_on_either_side_is_the_largest_difference() {
+        let theirs = [1.0f64, -2.0, 4.0];
+        assert_eq!(relative_difference(&[1.0, -2.0, 3.0], &theirs), 0.25);
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut ours = theirs;
+            ours[1] = bad;
+            assert_eq!(relative_difference(&ours, &theirs), f64::INFINITY, "{bad}");
+            assert_eq!(relative_difference(&theirs, &ours), f64::INFINITY, "{bad}");
+        }
+        assert_eq!(
+            relative_difference(&[f32::NAN; 3], &[0.0f32; 3]),
+            f64::INFINITY
+        );
+        assert_eq!(relative_difference(&[1.0f64], &theirs), f64::INFINITY);
     }
 }

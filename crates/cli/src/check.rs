@@ -7,13 +7,16 @@ use crate::data::Table;
 use crate::datasets;
 use anyhow::{Result, anyhow, bail};
 use backprop::{Activation, AnyNetwork, Network, Scalar};
-use backprop_gradcheck::{CheckConfig, Mode, Oracle};
+use backprop_gradcheck::{CheckConfig, Mode, Oracle, Verdict};
 use nalgebra::DMatrix;
 use std::path::PathBuf;
 
 const CHECK_HELP: &str = "\
-Exit codes: 0 every checked element passed; 1 some element failed (the report names layer, row,
-column, the analytic and numerical values and the error allowed); 2 bad input.
+Exit codes: 0 passed: no element failed and every layer judged at least half of its elements;
+1 some element failed (the report names layer, row, column, the analytic and numerical values
+and the error allowed); 2 bad input; 3 inconclusive: nothing failed, but some layer judged less
+than half of its elements (the rest below the float floor or across a relu kink; the report's
+last line names the layers; check on more samples).
 
 Examples:
   backprop check --layers 3,4,5,2 --activation sigmoid
@@ -149,10 +152,10 @@ impl Ready {
                 print_out(&format!("{line}\n"))?;
             }
         }
-        Ok(if report.passed() {
-            Outcome::Success
-        } else {
-            Outcome::CheckFailed
+        Ok(match report.verdict() {
+            Verdict::Passed => Outcome::Success,
+            Verdict::Failed => Outcome::CheckFailed,
+            Verdict::Inconclusive => Outcome::CheckInconclusive,
         })
     }
 

@@ -516,6 +516,7 @@ fn contiguous<T: Scalar>(v: DMatrixView<'_, T>) -> Option<&[T]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gradient::max_abs_difference;
     use nalgebra::DMatrix;
 
     fn data<T: Scalar>(rows: usize, cols: usize, seed: f64) -> DMatrix<T> {
@@ -559,7 +560,7 @@ mod tests {
                     for i in 0..net0.depth() {
                         let (w, r, w0) = (fused.weight(i), reference.weight(i), net0.weight(i));
                         let step = (r - w0).amax().max(T::EPSILON);
-                        let diff = (w - r).amax();
+                        let diff = max_abs_difference(w.as_view(), r.as_view());
                         assert!(
                             diff <= tol * step + T::of_f64(4.0) * T::EPSILON * w0.amax(),
                             "{sizes:?} B={batch} threads={threads} {reduction:?}: W{i} differs by {diff} (step {step})"
