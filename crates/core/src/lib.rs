@@ -82,6 +82,8 @@ pub mod loss;
 pub mod matmul;
 pub mod memory;
 pub mod model_file;
+#[cfg(feature = "mutants")]
+pub mod mutants;
 pub mod network;
 pub mod scalar;
 pub mod train;

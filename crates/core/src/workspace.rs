@@ -399,7 +399,7 @@ impl<T: Scalar> Workspace<T> {
     /// Δ_n = −2 (Y − Z_n); returns E = Σ (Y − Z_n)². Y is `y`, or the workspace's copy.
     fn output_delta(&mut self, y: Option<&[T]>, b: usize) -> T {
         let n = self.sizes.len() - 1;
-        let two = T::of_f64(2.0);
+        let two = crate::loss::output_delta_factor::<T>(b);
         let len = self.sizes[n] * b;
         let mut e = T::zero();
         for ((d, &z), &y) in self.delta[n - 1][..len]

@@ -30,7 +30,7 @@ pub fn gradient<T: Scalar>(
     let n = net.depth();
     let trace = net.forward_unchecked(x);
     let mut dw = Gradient::<T, Denominator>::zeros_like(net.weights());
-    let two = T::of_f64(2.0);
+    let two = crate::loss::output_delta_factor::<T>(x.ncols());
     for s in 0..x.ncols() {
         let de_dzn: RowDVector<T> = (trace.output().column(s) - y.column(s)).transpose() * two;
         for i in 0..n {
