@@ -22,6 +22,24 @@ use crate::scalar::Scalar;
 use nalgebra::{DMatrix, DMatrixView};
 use std::marker::PhantomData;
 
+/// The work a gradient form performed, counted while it ran (not from a formula): what
+/// [`naive::gradient_counted`] and [`denominator::gradient_counted`] return beside ∂E/∂W_i.
+///
+/// A *chain product* carries ∂E/∂z_{m+1} one layer down, through W_m and diag(σ'(z_m)) (one
+/// row-vector–matrix or matrix–vector product and one element-wise product, per sample); an
+/// *outer product* is ∂E/∂W_i = δ_{i+1} a_iᵀ for one sample. Backpropagation performs n − 1
+/// chain products per sample; the naive chain recomputes each chain from ∂E/∂z_n and performs
+/// n(n − 1)/2. `multiplications` counts the scalar multiplications of both kinds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Products {
+    /// Chain products ∂E/∂z_{m+1} → ∂E/∂z_m performed, over all samples.
+    pub chain: usize,
+    /// Outer products δ_{i+1} a_iᵀ performed, over all samples.
+    pub outer: usize,
+    /// Scalar multiplications in the chain and outer products (not in the forward pass).
+    pub multiplications: usize,
+}
+
 /// The two conventions for the derivative of a scalar with respect to a matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Layout {
