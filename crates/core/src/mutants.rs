@@ -7,6 +7,7 @@
 //! | [`Mutant::SigmaPrimeScaled`] | [`crate::Activation`]'s `sigma_prime`, `apply_prime`, `mul_prime` | σ'(z) · (1 + 10⁻³): δ_i for i < n, so ∂E/∂W_0..∂E/∂W_{n−2} |
 //! | [`Mutant::FactorTwoDropped`] | δ_n = −2 (y − z_n) in every form and the [`crate::Workspace`] | δ_n = −(y − z_n): every ∂E/∂W_i halved |
 //! | [`Mutant::MeanForSum`] | the same place | δ_n / B: the batch mean instead of the seed's sum |
+//! | [`Mutant::TransposedUpdate`] | the result of every form and of [`crate::Workspace::gradient`] (not the fused [`crate::Workspace::step`]) | a_i δ_{i+1}ᵀ for δ_{i+1} a_iᵀ: every square ∂E/∂W_i transposed |
 //!
 //! The sigmoid's vectorised σ' in [`crate::Workspace`] (σ' = A ⊙ (1 − A) from the stored
 //! activations) is not hooked: plant σ' bugs on other activations.
@@ -14,6 +15,7 @@
 //! [`plant`] holds a process-wide lock until its guard drops, so tests that plant run one at a
 //! time even in one test binary.
 
+use crate::gradient::{Gradient, LayoutTag};
 use crate::scalar::Scalar;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -30,14 +32,17 @@ pub enum Mutant {
     FactorTwoDropped = 2,
     /// δ_n = −2 (y − z_n) / B: the batch mean instead of the sum.
     MeanForSum = 3,
+    /// ∂E/∂W_i = a_i δ_{i+1}ᵀ: the update transposed, which only square layers survive.
+    TransposedUpdate = 4,
 }
 
 impl Mutant {
     /// Every bug (not [`Mutant::None`]).
-    pub const ALL: [Mutant; 3] = [
+    pub const ALL: [Mutant; 4] = [
         Mutant::SigmaPrimeScaled,
         Mutant::FactorTwoDropped,
         Mutant::MeanForSum,
+        Mutant::TransposedUpdate,
     ];
 }
 
@@ -69,6 +74,7 @@ pub fn planted() -> Mutant {
         1 => Mutant::SigmaPrimeScaled,
         2 => Mutant::FactorTwoDropped,
         3 => Mutant::MeanForSum,
+        4 => Mutant::TransposedUpdate,
         _ => Mutant::None,
     }
 }
@@ -88,5 +94,17 @@ pub(crate) fn output_delta_factor<T: Scalar>(b: usize) -> T {
         Mutant::FactorTwoDropped => T::one(),
         Mutant::MeanForSum => T::of_f64(2.0 / b as f64),
         _ => T::of_f64(2.0),
+    }
+}
+
+/// Under [`Mutant::TransposedUpdate`], transposes every square ∂E/∂W_i of `g` in place.
+pub(crate) fn transpose_square_layers<T: Scalar, L: LayoutTag>(g: &mut Gradient<T, L>) {
+    if planted() == Mutant::TransposedUpdate {
+        for i in 0..g.depth() {
+            let m = g.layer_mut(i);
+            if m.is_square() {
+                m.transpose_mut();
+            }
+        }
     }
 }

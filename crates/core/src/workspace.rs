@@ -207,6 +207,9 @@ impl<T: Scalar> Workspace<T> {
     ) -> Result<T> {
         let (e, xs) = self.forward_delta(net, x, y)?;
         self.backward(net, xs, x.ncols());
+        // Test-only: a planted transposed update (feature `mutants`, see crate::mutants).
+        #[cfg(feature = "mutants")]
+        crate::mutants::transpose_square_layers(&mut self.dw);
         Ok(e)
     }
 

@@ -12,7 +12,8 @@ use backprop::mutants::{Mutant, plant};
 use backprop::{Activation, Network, Reduction, Workspace};
 use nalgebra::DMatrix;
 
-const SIZES: [usize; 4] = [4, 6, 5, 3];
+/// W_1 is square (5 × 5), so a transposed update corrupts it, and only it.
+const SIZES: [usize; 4] = [4, 5, 5, 3];
 const B: usize = 4;
 
 fn problem(act: Activation) -> (Network<f64>, DMatrix<f64>, DMatrix<f64>) {
@@ -102,10 +103,15 @@ fn every_planted_bug_fails_the_dual_number_comparison_on_the_layers_it_corrupts(
             let expected: Vec<usize> = match mutant {
                 // δ_i for i = 1..n−1 feeds ∂E/∂W_{i−1}.
                 Mutant::SigmaPrimeScaled => (0..n - 1).collect(),
+                Mutant::TransposedUpdate => vec![1],
                 _ => (0..n).collect(),
             };
             let _planted = plant(mutant);
             for (path, g) in every_path(&net, &x, &y) {
+                // The fused step is not hooked for a transposed update (crate::mutants).
+                if mutant == Mutant::TransposedUpdate && path == "Workspace::step" {
+                    continue;
+                }
                 assert_eq!(
                     wrong_layers(&g, &exact),
                     expected,

@@ -13,7 +13,8 @@ use common::problem;
 
 #[test]
 fn check_backprop_fails_on_every_planted_bug_and_names_its_layers() {
-    let sizes = [4, 6, 5, 3];
+    // W_1 is square (5 × 5): a transposed update corrupts it, and only it.
+    let sizes = [4, 5, 5, 3];
     let n = sizes.len() - 1;
     for act in [Activation::Tanh, Activation::Relu] {
         for oracle in [Oracle::FiniteDifferences, Oracle::Dual] {
@@ -38,6 +39,7 @@ fn check_backprop_fails_on_every_planted_bug_and_names_its_layers() {
             for mutant in Mutant::ALL {
                 let expected: Vec<usize> = match mutant {
                     Mutant::SigmaPrimeScaled => (0..n - 1).collect(),
+                    Mutant::TransposedUpdate => vec![1],
                     _ => (0..n).collect(),
                 };
                 let _planted = plant(mutant);

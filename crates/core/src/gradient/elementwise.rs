@@ -70,5 +70,8 @@ pub fn gradient<T: Scalar>(
             }
         }
     }
+    // Test-only: a planted transposed update (feature `mutants`, see crate::mutants).
+    #[cfg(feature = "mutants")]
+    crate::mutants::transpose_square_layers(&mut dw);
     Ok((loss(y, trace.output().as_view()), dw))
 }

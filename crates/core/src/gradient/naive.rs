@@ -77,5 +77,8 @@ pub fn gradient_counted<T: Scalar>(
             count.multiplications += net.weight(i).nrows() * net.weight(i).ncols();
         }
     }
+    // Test-only: a planted transposed update (feature `mutants`, see crate::mutants).
+    #[cfg(feature = "mutants")]
+    crate::mutants::transpose_square_layers(&mut dw);
     Ok((loss(y, trace.output().as_view()), dw, count))
 }
