@@ -43,15 +43,16 @@
 //!                                  ≤ 2 m' EG_i^{jk} + 4 u (|W_i| + m' |∂E/∂W_i|)^{jk}   (step)
 //! ```
 //!
-//! element by element, with E compared to 2·(F_n-based) bound likewise. A wrong packing edge,
-//! a lost block or a thread that writes the wrong columns makes O(1) relative errors; this
-//! bound is about (Σ l + B)·u relative to the magnitudes, 10⁻¹³ in f64 and 10⁻⁴ in f32 at the
-//! largest shapes.
+//! element by element, and E within 2 e_E + 4 u |E|, e_E = 2 Σ F_n |Y − Z_n| + Σ F_n² +
+//! γ_{l_n B} Σ (Y − Z_n)². A wrong packing edge, a lost block or a thread that writes the wrong
+//! columns makes O(1) relative errors; this bound is about (Σ l + B)·u relative to the
+//! magnitudes: a 10⁻⁶ relative error planted in the last element of an f64 ∂E/∂W_0 (21-182,
+//! B = 275) was caught with 2.9·10⁻¹¹ allowed against a value of 11.
 //!
 //! # Cases
 //!
-//! 32 by default
-//! `PROPTEST_CASES=N` runs N (`.ci/run` runs more in release).
+//! 32 by default (9 s in the test profile, opt-level 2, on 2 shared cores); `PROPTEST_CASES=N`
+//! runs N. `.ci/run` runs 1000 in release (78 s).
 
 use backprop::gradient::denominator;
 use backprop::{Activation, ActivationFn, Network, Reduction, Scalar, Workspace};
