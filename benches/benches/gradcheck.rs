@@ -25,7 +25,6 @@ use backprop_gradcheck::{CheckConfig, check_backprop};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use nalgebra::DMatrix;
 
-
 fn modes() -> [(&'static str, CheckConfig); 3] {
     [
         ("full", CheckConfig::full()),

@@ -21,7 +21,6 @@ use backprop_benches::{peer_data, shape};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use nalgebra::DMatrix;
 
-
 fn forms<T: Scalar>(c: &mut Criterion, name: &str) {
     let mut group = c.benchmark_group(name);
     group.sample_size(20);

@@ -24,7 +24,6 @@ use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 
-
 /// Short measurement for the fast shapes, fewer samples for the GEMM-bound ones.
 fn configure(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,

@@ -10,13 +10,16 @@ use crate::io::print_out;
 use crate::outcome::Outcome;
 use anyhow::{Result, anyhow, bail};
 use backprop::{Activation, AnyNetwork, Network, Scalar};
-use backprop_gradcheck::{CheckConfig, Mode, Oracle};
+use backprop_gradcheck::{CheckConfig, Mode, Oracle, Verdict};
 use nalgebra::DMatrix;
 use std::path::PathBuf;
 
 const CHECK_HELP: &str = "\
-Exit codes: 0 every checked element passed; 1 some element failed (the report names layer, row,
-column, the analytic and numerical values and the error allowed); 2 bad input.
+Exit codes: 0 passed: no element failed and every layer judged at least half of its elements;
+1 some element failed (the report names layer, row, column, the analytic and numerical values
+and the error allowed); 2 bad input; 3 inconclusive: nothing failed, but some layer judged less
+than half of its elements (the rest below the float floor or across a relu kink; the report's
+last line names the layers; check on more samples).
 
 Examples:
   backprop check --layers 3,4,5,2 --activation sigmoid
@@ -24,7 +27,7 @@ Examples:
   backprop check --model model.safetensors --mode projected --json
   backprop check --layers 3,4,5,2 --perturb 1,2,3 --json   # a negative control: exit 1
 
---json prints one JSON object: \"verdict\" (passed or failed) first, the mode's fields, the
+--json prints one JSON object: \"verdict\" (passed, failed or inconclusive) first, the mode's fields, the
 report, and with --perturb a \"negative_control\" object whose \"outcome\" is caught, not
 caught or not judged.";
 
@@ -151,10 +154,10 @@ impl Ready {
                 print_out(&format!("{}\n", planted.describe(&report)))?;
             }
         }
-        Ok(if report.passed() {
-            Outcome::Success
-        } else {
-            Outcome::CheckFailed
+        Ok(match report.verdict() {
+            Verdict::Passed => Outcome::Success,
+            Verdict::Failed => Outcome::CheckFailed,
+            Verdict::Inconclusive => Outcome::CheckInconclusive,
         })
     }
 
@@ -326,7 +329,8 @@ fn json(report: &backprop_gradcheck::Report, planted: Option<&Planted>) -> Strin
     }
     #[derive(serde::Serialize)]
     struct Json<'a> {
-        verdict: &'static str,
+        verdict: backprop_gradcheck::Verdict,
+        inconclusive_layers: Vec<usize>,
         #[serde(flatten)]
         report: &'a backprop_gradcheck::Report,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -342,6 +346,7 @@ fn json(report: &backprop_gradcheck::Report, planted: Option<&Planted>) -> Strin
     });
     let json = Json {
         verdict: report.verdict(),
+        inconclusive_layers: report.inconclusive_layers(),
         report,
         negative_control: control,
     };

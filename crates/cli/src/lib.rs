@@ -210,7 +210,7 @@ pub fn usage_error_line(e: &clap::Error) -> String {
 }
 
 /// The `backprop` binary: parses the process's arguments, runs the command, prints an error
-/// as one line `error: …` on standard error, and returns the exit code (0, 1, 2 or 130).
+/// as one line `error: …` on standard error, and returns the exit code (0, 1, 2, 3 or 130).
 pub fn main() -> ExitCode {
     let cli = match parse(std::env::args_os()) {
         Ok(cli) => cli,

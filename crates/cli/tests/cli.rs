@@ -608,7 +608,10 @@ fn grad_writes_the_summed_gradient_in_both_layouts_and_prints_e() {
     assert_eq!(g.matrices.len(), 2);
     for i in 0..2 {
         assert_eq!(g.matrices[i].shape(), net.weight(i).shape());
-        let diff = (&g.matrices[i] - expected.layer(i)).abs().max();
+        let diff = backprop::gradient::max_abs_difference(
+            g.matrices[i].as_view(),
+            expected.layer(i).as_view(),
+        );
         assert!(diff < 1e-12, "dW{i} off by {diff}");
     }
 
@@ -959,6 +962,53 @@ fn check_passes_on_the_core_gradient_and_fails_on_a_planted_error() {
         ],
     );
     assert_refused(&out, &["at least 1"]);
+}
+
+/// A check that judged too little is inconclusive, exit 3 (not 0, and not bad usage's 2): a
+/// relu 3-4-2 network with W_0 = 0 has every z_1 exactly at the kink (W_0's elements are
+/// kink-crossed) and a_1 = 0 (∂E/∂W_1 = 0 = its numerical value, below the float floor).
+/// With `--json` the verdict and the layers are in the JSON.
+#[test]
+fn check_is_inconclusive_with_exit_3_when_it_judges_too_little() {
+    let dir = tempfile::tempdir().unwrap();
+    model_and_data(dir.path());
+    let dead = Network::<f64>::from_weights(
+        vec![DMatrix::zeros(4, 3), DMatrix::from_element(2, 4, 0.5)],
+        Activation::Relu,
+    )
+    .unwrap();
+    dead.save(dir.path().join("dead.safetensors")).unwrap();
+    let args = ["check", "--model", "dead.safetensors", "--data", "data.csv"];
+    let out = run_in(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    let last = report.lines().last().unwrap();
+    assert!(
+        last.starts_with("INCONCLUSIVE: 20 checked, 0 passed, 0 failed, 12 kink crossed, 8 below")
+            && last.ends_with("judged less than 50.0% of the values in W_0 0.0%, W_1 0.0%"),
+        "{report}"
+    );
+    let out = run_in(dir.path(), &[&args[..], &["--json"]].concat());
+    assert_eq!(out.status.code(), Some(3));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "inconclusive");
+    assert_eq!(json["inconclusive_layers"], serde_json::json!([0, 1]));
+    assert_eq!(json["min_judged"], 0.5);
+    // The good model on the same data is conclusive: exit 0.
+    let out = run_in(
+        dir.path(),
+        &[
+            "check",
+            "--model",
+            "model.safetensors",
+            "--data",
+            "data.csv",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "passed");
 }
 
 /// Bad CSV files, each with the words its error must contain.

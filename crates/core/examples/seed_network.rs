@@ -1,10 +1,10 @@
 //! The seed's network, 3-4-5-2 with sigmoid hidden layers, trained by the seed's rule
 //! (dW_i = −m Σ_s ∂E/∂W_i) on a small seeded data set; prints the loss falling and checks, before
-//! training, that the three gradient forms agree.
+//! training, that the four gradient forms agree (numerator, denominator, element-wise, naive).
 //!
 //! Run: `cargo run --release -p backprop --example seed_network`
 
-use backprop::gradient::{denominator, elementwise, numerator};
+use backprop::gradient::{denominator, elementwise, naive, numerator};
 use backprop::{Activation, EpochReport, Network, TrainConfig, train_with};
 use nalgebra::DMatrix;
 use std::ops::ControlFlow;
@@ -24,11 +24,14 @@ fn main() -> Result<(), backprop::Error> {
     let (e, num) = numerator::gradient(&net, x.as_view(), y.as_view())?;
     let (_, den) = denominator::gradient(&net, x.as_view(), y.as_view())?;
     let (_, idx) = elementwise::gradient(&net, x.as_view(), y.as_view())?;
+    let (_, nai) = naive::gradient(&net, x.as_view(), y.as_view())?;
     println!("E at the start: {e:.6}");
     println!(
-        "max |numeratorᵀ − denominator| = {:.1e}, max |element-wise − denominator| = {:.1e}",
+        "max |numeratorᵀ − denominator| = {:.1e}, max |element-wise − denominator| = {:.1e}, \
+         max |naive − denominator| = {:.1e}",
         num.to_denominator().max_abs_diff(&den),
-        idx.max_abs_diff(&den)
+        idx.max_abs_diff(&den),
+        nai.max_abs_diff(&den)
     );
 
     let config = TrainConfig {

@@ -208,8 +208,10 @@ impl<T: Scalar> ActivationFn<T> for Activation {
     }
 
     #[inline]
+    // `let d = …; d` leaves room for the test-only hook below.
+    #[allow(clippy::let_and_return)]
     fn sigma_prime(&self, z: T) -> T {
-        match *self {
+        let d = match *self {
             Activation::Sigmoid => {
                 let s = sigmoid(z);
                 s * (T::one() - s)
@@ -234,7 +236,11 @@ impl<T: Scalar> ActivationFn<T> for Activation {
             }
             Activation::Softplus => sigmoid(z),
             Activation::Identity => T::one(),
-        }
+        };
+        // Test-only: a planted σ' error (feature `mutants`, see crate::mutants).
+        #[cfg(feature = "mutants")]
+        let d = d * crate::mutants::sigma_prime_factor::<T>();
+        d
     }
 
     fn kinks(&self) -> &[f64] {
@@ -296,6 +302,12 @@ impl<T: Scalar> ActivationFn<T> for Activation {
             }
             Activation::Softplus => mul!(sigmoid),
             Activation::Identity => {}
+        }
+        // Test-only: a planted σ' error (feature `mutants`, see crate::mutants).
+        #[cfg(feature = "mutants")]
+        {
+            let f = crate::mutants::sigma_prime_factor::<T>();
+            d.iter_mut().for_each(|d| *d *= f);
         }
     }
 }

@@ -87,6 +87,8 @@ pub mod forward;
 pub mod gradient;
 pub mod loss;
 pub mod model_file;
+#[cfg(feature = "mutants")]
+pub mod mutants;
 pub mod network;
 pub mod scalar;
 pub mod train;

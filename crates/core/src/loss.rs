@@ -32,6 +32,20 @@ pub fn loss_gradient<T: Scalar>(y: DMatrixView<'_, T>, z_n: DMatrixView<'_, T>) 
     z_n.zip_map(&y, |z, y| two * (z - y))
 }
 
+/// The factor 2 of δ_n = −2 (y − z_n) = 2 (z_n − y), as the gradient forms and the
+/// [`crate::Workspace`] apply it to a batch of `b` samples: always 2, except that a test built
+/// with the test-only feature `mutants` can plant a dropped factor or the batch mean here.
+#[inline(always)]
+pub(crate) fn output_delta_factor<T: Scalar>(b: usize) -> T {
+    #[cfg(feature = "mutants")]
+    return crate::mutants::output_delta_factor(b);
+    #[cfg(not(feature = "mutants"))]
+    {
+        let _ = b;
+        T::of_f64(2.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

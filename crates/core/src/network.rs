@@ -180,9 +180,7 @@ impl<T: Scalar> Network<T> {
             .map(|(l, mut data)| {
                 let r = init.radius(l[0], l[1]);
                 // Column-major fill: each element drawn in order of storage.
-                data.extend(
-                    (0..l[0] * l[1]).map(|_| T::of_f64(rng.random_range(-1.0..=1.0) * r)),
-                );
+                data.extend((0..l[0] * l[1]).map(|_| T::of_f64(rng.random_range(-1.0..=1.0) * r)));
                 DMatrix::from_vec(l[1], l[0], data)
             })
             .collect();

@@ -219,6 +219,9 @@ impl<T: Scalar> Workspace<T> {
     ) -> Result<T> {
         let (e, xs) = self.forward_delta(net, x, y)?;
         self.backward(net, xs, x.ncols());
+        // Test-only: a planted transposed update (feature `mutants`, see crate::mutants).
+        #[cfg(feature = "mutants")]
+        crate::mutants::transpose_square_layers(&mut self.dw);
         Ok(e)
     }
 
@@ -406,7 +409,7 @@ impl<T: Scalar> Workspace<T> {
     /// Δ_n = −2 (Y − Z_n); returns E = Σ (Y − Z_n)². Y is `y`, or the workspace's copy.
     fn output_delta(&mut self, y: Option<&[T]>, b: usize) -> T {
         let n = self.sizes.len() - 1;
-        let two = T::of_f64(2.0);
+        let two = crate::loss::output_delta_factor::<T>(b);
         let len = self.sizes[n] * b;
         let mut e = T::zero();
         for ((d, &z), &y) in self.delta[n - 1][..len]
@@ -497,6 +500,7 @@ impl<T: Scalar> Workspace<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gradient::max_abs_difference;
     use nalgebra::DMatrix;
 
     fn data<T: Scalar>(rows: usize, cols: usize, seed: f64) -> DMatrix<T> {
@@ -540,7 +544,7 @@ mod tests {
                     for i in 0..net0.depth() {
                         let (w, r, w0) = (fused.weight(i), reference.weight(i), net0.weight(i));
                         let step = (r - w0).amax().max(T::EPSILON);
-                        let diff = (w - r).amax();
+                        let diff = max_abs_difference(w.as_view(), r.as_view());
                         assert!(
                             diff <= tol * step + T::of_f64(4.0) * T::EPSILON * w0.amax(),
                             "{sizes:?} B={batch} threads={threads} {reduction:?}: W{i} differs by {diff} (step {step})"

@@ -57,6 +57,30 @@ fn helpers<T: Scalar>() {
         Gradient::from_layers(vec![g.layer(0).clone(), m(1, 2, &[2.0, -3.0])]);
     assert!(g.max_abs_diff(&reshaped) >= T::of_f64(1e30));
 
+    // A NaN or ±∞ on either side is the largest difference, never 0: one element, or all.
+    for bad in [
+        T::of_f64(f64::NAN),
+        T::of_f64(f64::INFINITY),
+        T::of_f64(f64::NEG_INFINITY),
+    ] {
+        let mut one = g.clone();
+        one.layer_mut(1)[(1, 0)] = bad;
+        let mut all = g.clone();
+        all.scale(T::zero());
+        for i in 0..2 {
+            all.layer_mut(i).fill(bad);
+        }
+        for h in [&one, &all] {
+            assert_eq!(g.max_abs_diff(h), T::of_f64(f64::INFINITY), "{bad}");
+            assert_eq!(h.max_abs_diff(&g), T::of_f64(f64::INFINITY), "{bad}");
+            assert_eq!(
+                h.max_abs_diff(h),
+                T::of_f64(f64::INFINITY),
+                "{bad} vs itself"
+            );
+        }
+    }
+
     // g + g = 2 g, then scaled by −0.25: −g/2.
     let mut s = g.clone();
     s.add_assign(&g);

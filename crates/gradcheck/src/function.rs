@@ -201,6 +201,7 @@ pub fn check_objective<O: Objective + ?Sized>(
         samples: 1,
         loss: f0,
         layers: vec![layer],
+        min_judged: config.min_judged,
     })
 }
 

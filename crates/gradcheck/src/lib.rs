@@ -133,6 +133,12 @@ A [`Report`] is a value: per layer the counts (passed, failed, kink crossed, bel
 floor, coverage), the projected directions, and the worst elements with layer, row, column,
 analytic, numeric, allowed error and step. It prints as a table ([`std::fmt::Display`]) and
 serialises to JSON ([`Report::to_json`], serde).
+
+Its [`Verdict`] has three outcomes: **failed** when any element or direction failed;
+**inconclusive** when none failed but some layer judged (passed or failed) less than
+[`CheckConfig::min_judged`] of what it checked — the rest below the float floor or across a
+kink, values that could not have failed — so that a check that judged nothing never says
+PASSED; **passed** otherwise. The default share, one half ([`MIN_JUDGED`]), is justified there.
 */
 
 mod bounds;
@@ -146,9 +152,9 @@ pub mod network;
 pub mod report;
 mod verdict;
 
-pub use config::{CheckConfig, Evaluation, Mode, Oracle};
+pub use config::{CheckConfig, Evaluation, MIN_JUDGED, Mode, Oracle};
 pub use dual::DualActivation;
 pub use error::{Error, Result};
 pub use function::{Objective, check_function, check_objective, default_value_rounding};
 pub use network::{check_backprop, check_network, check_network_with};
-pub use report::{DirectionCheck, ElementCheck, LayerReport, Report, Status};
+pub use report::{DirectionCheck, ElementCheck, LayerReport, Report, Status, Verdict};

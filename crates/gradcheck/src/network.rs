@@ -431,5 +431,6 @@ fn run<T: Scalar, F: Scalar>(
         samples: x.ncols(),
         loss,
         layers,
+        min_judged: config.min_judged,
     })
 }

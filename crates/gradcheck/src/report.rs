@@ -35,6 +35,36 @@ impl Status {
     }
 }
 
+/// The outcome of a whole check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// No value failed, and every layer judged at least [`Report::min_judged`] of its values.
+    Passed,
+    /// Some element or direction failed.
+    Failed,
+    /// No value failed, but some layer judged less than [`Report::min_judged`] of its values
+    /// (the rest below the float floor or across a kink): the check cannot vouch for it.
+    Inconclusive,
+}
+
+impl Verdict {
+    /// `PASSED`, `FAILED` or `INCONCLUSIVE`, as the report's last line says it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Passed => "PASSED",
+            Verdict::Failed => "FAILED",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One checked element W_i^{jk}: layer i, row j, column k.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ElementCheck {
@@ -163,9 +193,28 @@ impl LayerReport {
         self.rows * self.cols
     }
 
-    /// No element and no direction failed.
+    /// No element and no direction failed (see [`Report::verdict`] for whether enough of
+    /// them were judged).
     pub fn passed(&self) -> bool {
         !self.any_failed()
+    }
+
+    /// Values judged (passed or failed, elements and directions) over values checked: the
+    /// share of the layer's checks that could have failed. 0 when nothing was checked.
+    pub fn judged_share(&self) -> f64 {
+        let judged = self.passed
+            + self.failed
+            + self
+                .directions
+                .iter()
+                .filter(|d| matches!(d.status, Status::Passed | Status::Failed))
+                .count();
+        let total = self.checked + self.directions.len();
+        if total == 0 {
+            0.0
+        } else {
+            judged as f64 / total as f64
+        }
     }
 
     /// Some element or direction failed.
@@ -200,12 +249,37 @@ pub struct Report {
     pub loss: f64,
     /// One report per weight matrix W_0..W_{n−1}.
     pub layers: Vec<LayerReport>,
+    /// The share of judged values each layer needed ([`crate::CheckConfig::min_judged`]).
+    #[serde(default)]
+    pub min_judged: f64,
 }
 
 impl Report {
-    /// No element or direction failed anywhere.
+    /// [`Verdict::Failed`] when any element or direction failed; otherwise
+    /// [`Verdict::Inconclusive`] when some layer judged less than [`Report::min_judged`] of
+    /// what it checked ([`LayerReport::judged_share`]); otherwise [`Verdict::Passed`].
+    pub fn verdict(&self) -> Verdict {
+        if self.any_failed() {
+            Verdict::Failed
+        } else if self.inconclusive_layers().is_empty() {
+            Verdict::Passed
+        } else {
+            Verdict::Inconclusive
+        }
+    }
+
+    /// The verdict is [`Verdict::Passed`]: nothing failed and every layer judged enough.
     pub fn passed(&self) -> bool {
-        !self.any_failed()
+        self.verdict() == Verdict::Passed
+    }
+
+    /// The layers i that judged less than [`Report::min_judged`] of their values, in order.
+    pub fn inconclusive_layers(&self) -> Vec<usize> {
+        self.layers
+            .iter()
+            .filter(|l| l.judged_share() < self.min_judged)
+            .map(|l| l.layer)
+            .collect()
     }
 
     /// Some element or direction failed.
@@ -243,22 +317,19 @@ impl Report {
         })
     }
 
-    /// The verdict in one word: `passed` (no element or direction failed) or `failed`.
-    pub fn verdict(&self) -> &'static str {
-        if self.passed() { "passed" } else { "failed" }
-    }
-
-    /// The report as pretty-printed JSON, with the [`Report::verdict`] first:
-    /// `{"verdict": "passed", "mode": "full", "seed": 0, …, "layers": […]}`.
+    /// The report as pretty-printed JSON: its fields, with `verdict` (`passed`, `failed` or
+    /// `inconclusive`) and `inconclusive_layers` first.
     pub fn to_json(&self) -> String {
         #[derive(Serialize)]
-        struct WithVerdict<'a> {
-            verdict: &'static str,
+        struct Json<'a> {
+            verdict: Verdict,
+            inconclusive_layers: Vec<usize>,
             #[serde(flatten)]
             report: &'a Report,
         }
-        let json = WithVerdict {
+        let json = Json {
             verdict: self.verdict(),
+            inconclusive_layers: self.inconclusive_layers(),
             report: self,
         };
         // Serialising plain data with finite or non-finite floats cannot fail: serde_json
@@ -374,7 +445,22 @@ impl fmt::Display for Report {
         write!(
             f,
             "{}: {checked} checked, {passed} passed, {failed} failed, {kinks} kink crossed, {floor} below the float floor",
-            if self.passed() { "PASSED" } else { "FAILED" }
-        )
+            self.verdict()
+        )?;
+        let unjudged: Vec<String> = self
+            .layers
+            .iter()
+            .filter(|l| l.judged_share() < self.min_judged)
+            .map(|l| format!("W_{} {:.1}%", l.layer, 100.0 * l.judged_share()))
+            .collect();
+        if !unjudged.is_empty() {
+            write!(
+                f,
+                "; judged less than {:.1}% of the values in {}",
+                100.0 * self.min_judged,
+                unjudged.join(", ")
+            )?;
+        }
+        Ok(())
     }
 }

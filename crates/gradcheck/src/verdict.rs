@@ -378,4 +378,46 @@ mod tests {
         // allowed = 2 trunc + 2 ρ + rounding_a
         assert_eq!(judge(1.0, 1.0, 1.0, 2.0, 3.0, Crossing::None).1, 9.0);
     }
+
+    /// A NaN or ±∞ on either side, or in the allowed error, fails (never passes, never falls
+    /// below the floor): `f64::max` and `<=` would otherwise let a NaN slip through.
+    #[test]
+    fn a_nan_or_infinity_on_either_side_fails() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            for (analytic, numeric) in [(bad, 1.0), (1.0, bad), (bad, bad), (bad, 0.0), (0.0, bad)]
+            {
+                let (status, _) = judge(analytic, numeric, 1e-9, 1e-12, 1e-12, Crossing::None);
+                assert_eq!(
+                    status,
+                    Status::Failed,
+                    "analytic {analytic}, numeric {numeric}"
+                );
+            }
+            // A bad analytic value fails even where a kink would excuse a finite one.
+            assert_eq!(
+                judge(bad, 1.0, 0.0, 0.0, 0.0, Crossing::AtKink).0,
+                Status::Failed
+            );
+            // An allowed error that is not finite judges nothing.
+            assert_eq!(
+                judge(1.0, 1.0, bad, 0.0, 0.0, Crossing::None).0,
+                Status::Failed
+            );
+            assert_eq!(
+                judge(0.0, 0.0, 0.0, bad, 0.0, Crossing::None).0,
+                Status::Failed
+            );
+        }
+        let v = Verdict {
+            est: Estimate {
+                numeric: 1.0,
+                trunc: 0.0,
+                rounding: 0.0,
+                step: 1e-3,
+            },
+            status: Status::Failed,
+            allowed: 1.0,
+        };
+        assert_eq!(v.element(0, 0, 0, f64::NAN).ratio(), f64::INFINITY);
+    }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use backprop::{Activation, Network};
-use backprop_gradcheck::{CheckConfig, Oracle, Status, check_backprop};
+use backprop_gradcheck::{CheckConfig, Oracle, Status, Verdict, check_backprop};
 use nalgebra::DMatrix;
 
 /// A 2-3-1 network whose hidden unit 0 has z_1^0 = `z0` exactly (inputs 1 and 1).
@@ -41,7 +41,17 @@ fn a_pre_activation_on_the_kink_is_classified_not_failed() {
             ..CheckConfig::full()
         };
         let report = check_backprop(&net, x.as_view(), y.as_view(), &config).unwrap();
-        assert!(report.passed(), "{report}");
+        // Nothing failed. With relu W_0 judged only unit 1's row: unit 0's is at the kink and
+        // unit 2 (z = −0.5) is dead, its row below the floor; 2 of 6 < one half, so the check
+        // is inconclusive. Leaky relu's unit 2 still has slope α: 4 of 6 judged, passed.
+        assert!(!report.any_failed(), "{report}");
+        if act == Activation::Relu {
+            assert_eq!(report.verdict(), Verdict::Inconclusive, "{report}");
+            assert_eq!(report.inconclusive_layers(), vec![0], "{report}");
+            assert!(report.to_string().contains("INCONCLUSIVE"), "{report}");
+        } else {
+            assert_eq!(report.verdict(), Verdict::Passed, "{report}");
+        }
         assert_eq!(report.layers[0].kink_crossed, 2, "{report}");
         for k in 0..2 {
             let e = element(&report, 0, 0, k).unwrap();
@@ -62,7 +72,10 @@ fn a_pre_activation_on_the_kink_is_classified_not_failed() {
             &CheckConfig::full().with_oracle(Oracle::Dual),
         )
         .unwrap();
-        assert!(dual.passed() && dual.layers[0].kink_crossed == 0, "{dual}");
+        assert!(
+            !dual.any_failed() && dual.layers[0].kink_crossed == 0,
+            "{dual}"
+        );
     }
 }
 
@@ -86,7 +99,8 @@ fn a_step_is_shrunk_to_stay_off_a_nearby_kink() {
 fn a_pre_activation_exactly_at_the_kink_is_classified() {
     let (net, x, y) = near_kink(Activation::Relu, 0.0);
     let report = check_backprop(&net, x.as_view(), y.as_view(), &CheckConfig::full()).unwrap();
-    assert!(report.passed(), "{report}");
+    assert!(!report.any_failed(), "{report}");
+    assert_eq!(report.verdict(), Verdict::Inconclusive, "{report}");
     assert_eq!(report.layers[0].kink_crossed, 2, "{report}");
     // W_1^{00} multiplies a_1^0 = relu(0) = 0: no pre-activation moves, nothing to classify.
     assert_eq!(report.layers[1].kink_crossed, 0, "{report}");

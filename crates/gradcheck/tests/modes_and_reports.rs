@@ -274,3 +274,67 @@ fn any_function_with_a_gradient_is_checkable() {
     .unwrap_err();
     assert!(matches!(err, Error::NonFiniteValue { .. }));
 }
+
+/// The verdict's third outcome: a relu network whose W_0 = 0 puts every z_1 on the kink and
+/// every a_1 at 0, so nothing can be judged. It is inconclusive at the default share (one
+/// half), in the table and the JSON; `min_judged` = 0 gives the old rule (passed), and a share
+/// outside [0, 1] is refused.
+#[test]
+fn a_check_that_judges_too_little_is_inconclusive() {
+    use backprop_gradcheck::{MIN_JUDGED, Verdict};
+    let net = backprop::Network::<f64>::from_weights(
+        vec![
+            nalgebra::DMatrix::zeros(4, 3),
+            nalgebra::DMatrix::from_element(2, 4, 0.5),
+        ],
+        Activation::Relu,
+    )
+    .unwrap();
+    let (_, x, y) = problem::<f64>(&[3, 4, 2], Activation::Relu, 3, 9);
+    let report = check_backprop(&net, x.as_view(), y.as_view(), &CheckConfig::full()).unwrap();
+    assert_eq!(report.min_judged, MIN_JUDGED);
+    assert_eq!(report.verdict(), Verdict::Inconclusive, "{report}");
+    assert!(!report.passed() && !report.any_failed());
+    assert_eq!(report.inconclusive_layers(), vec![0, 1]);
+    assert_eq!(report.layers[0].judged_share(), 0.0);
+    assert!(
+        report.to_string().contains("INCONCLUSIVE: 20 checked"),
+        "{report}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(json["verdict"], "inconclusive");
+    assert_eq!(json["inconclusive_layers"], serde_json::json!([0, 1]));
+    let back: Report = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(back, report);
+
+    let lenient = CheckConfig::full().with_min_judged(0.0);
+    let report = check_backprop(&net, x.as_view(), y.as_view(), &lenient).unwrap();
+    assert_eq!(report.verdict(), Verdict::Passed, "{report}");
+
+    // A healthy network judges every element: passed even when all must be judged.
+    let (good, x, y) = problem::<f64>(&[3, 4, 2], Activation::Tanh, 3, 9);
+    let strict = CheckConfig::full().with_min_judged(1.0);
+    let report = check_backprop(&good, x.as_view(), y.as_view(), &strict).unwrap();
+    assert_eq!(report.verdict(), Verdict::Passed, "{report}");
+    assert!(report.layers.iter().all(|l| l.judged_share() == 1.0));
+
+    for bad in [-0.1, 1.5, f64::NAN] {
+        let err = check_backprop(
+            &good,
+            x.as_view(),
+            y.as_view(),
+            &strict.clone().with_min_judged(bad),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidConfig {
+                    name: "min_judged",
+                    ..
+                }
+            ),
+            "{bad}: {err}"
+        );
+    }
+}

@@ -7,7 +7,7 @@
 mod common;
 
 use backprop::{Activation, ActivationFn, Denominator, Gradient, Network, Scalar};
-use backprop_gradcheck::{CheckConfig, Report, check_backprop};
+use backprop_gradcheck::{CheckConfig, Report, Verdict, check_backprop};
 use common::{Cubic, matrix};
 use nalgebra::DMatrix;
 use proptest::prelude::*;
@@ -102,8 +102,14 @@ proptest! {
             check::<f64>(&sizes, batch, act, seed, scale)
         };
         prop_assume!(reports.is_some(), "E or ∂E/∂W overflows");
+        // Smooth activations judge (nearly) every element: passed. Relu-like ones may leave a
+        // layer mostly unjudged (dead units, kinks): inconclusive then, but never failed.
+        let kinked = matches!(Activation::ALL.get(act), Some(Activation::Relu | Activation::LeakyRelu { .. }));
         for report in reports.into_iter().flatten() {
-            prop_assert!(report.passed(), "{report}");
+            prop_assert!(!report.any_failed(), "{report}");
+            if !kinked {
+                prop_assert_eq!(report.verdict(), Verdict::Passed, "{}", report);
+            }
             prop_assert_eq!(report.evaluation_dtype.as_str(), "F64");
         }
     }

@@ -36,6 +36,7 @@
 use std::ffi::{CStr, c_char, c_int};
 use std::time::Instant;
 
+use backprop_kernels::reference::relative_difference;
 use backprop_kernels::{Operand, Product, Real, ThreadPool};
 use libloading::Library;
 
@@ -486,16 +487,8 @@ fn compare<E: Elem>(
             ratios.push(tb / to);
         }
     }
-    let scale = c_blas
-        .iter()
-        .fold(0.0f64, |m, x| m.max(x.widen().abs()))
-        .max(f64::MIN_POSITIVE);
-    let diff = c_ours
-        .iter()
-        .zip(&c_blas)
-        .fold(0.0f64, |m, (x, y)| m.max((x.widen() - y.widen()).abs()))
-        / scale;
-    if diff.is_nan() || diff > E::BOUND {
+    let diff = relative_difference(&c_ours, &c_blas);
+    if diff > E::BOUND {
         return Err(format!(
             "{op:?} {} {m}x{k}x{n}: max |C_ours − C_blas| / max |C_blas| = {diff:e} > {:e}",
             E::NAME,
@@ -538,7 +531,9 @@ fn main() {
     let result = parse().and_then(|o| {
         if o.lib.is_empty() {
             // `cargo bench --workspace` runs every bench without arguments.
-            println!("gemm-vs-blas: skipped, no --lib PATH (an OpenBLAS shared library); see --help");
+            println!(
+                "gemm-vs-blas: skipped, no --lib PATH (an OpenBLAS shared library); see --help"
+            );
             return Ok(());
         }
         // SAFETY: no other thread exists yet.

@@ -87,7 +87,6 @@ unsafe impl GlobalAlloc for CacheAligned {
     }
 }
 
-
 /// A fixed-length buffer of zero-initialised elements that starts on a cache line
 /// ([`CACHE_LINE`]), allocated fallibly: a buffer that cannot be had is an error for the caller
 /// to report, not an abort.
@@ -178,9 +177,8 @@ impl<T: Real> Clone for AlignedVec<T> {
     /// Aborts through [`std::alloc::handle_alloc_error`] when the copy cannot be allocated, as
     /// `Vec::clone` does.
     fn clone(&self) -> Self {
-        let mut copy = Self::zeros(self.len).unwrap_or_else(|_| {
-            std::alloc::handle_alloc_error(self.layout())
-        });
+        let mut copy =
+            Self::zeros(self.len).unwrap_or_else(|_| std::alloc::handle_alloc_error(self.layout()));
         copy.copy_from_slice(self);
         copy
     }

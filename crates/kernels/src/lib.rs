@@ -187,5 +187,4 @@ mod testing {
             (0..len).map(|_| T::narrow(self.next())).collect()
         }
     }
-
 }

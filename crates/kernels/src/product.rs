@@ -61,6 +61,7 @@ impl Isa {
 /// [`Isa::Portable`] off x86-64 or with the `portable` feature). The environment variable
 /// `BACKPROP_ISA` (`portable`, `avx2` or `avx512`) can lower it, e.g. to compare kernels; it
 /// cannot raise it above what the CPU supports.
+#[inline]
 pub fn isa() -> Isa {
     static ISA: OnceLock<Isa> = OnceLock::new();
     *ISA.get_or_init(|| {
@@ -260,7 +261,13 @@ impl<'a, T: Real> Product<'a, T> {
             (false, true) => Op::Nt,
             (true, true) => Op::Tt,
         };
-        let (a, b, alpha, acc, pool) = (self.a.data, self.b.data, self.alpha, self.accumulate, self.pool);
+        let (a, b, alpha, acc, pool) = (
+            self.a.data,
+            self.b.data,
+            self.alpha,
+            self.accumulate,
+            self.pool,
+        );
         dispatch(isa, op, (m, k, n), alpha, a, b, acc, &mut c[..m * n], pool);
     }
 }
@@ -512,9 +519,9 @@ mod portable {
 
 #[cfg(x86_kernels)]
 mod x86 {
+    use super::{Isa, Op, PARALLEL, ThreadPool};
     use crate::gemm::{self, Micro, Strided};
     use crate::simd::{f32_avx2, f32_avx512, f64_avx2, f64_avx512};
-    use super::{Isa, Op, PARALLEL, ThreadPool};
 
     /// A value shared with the pool's threads: raw pointers into the caller's buffers, whose
     /// parts the threads read (A, B) or write disjointly (C).
@@ -1101,6 +1108,4 @@ mod tests {
             }
         }
     }
-
-
 }

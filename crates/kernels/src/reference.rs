@@ -100,10 +100,43 @@ fn dot<T: Real>(x: &[T], y: &[T]) -> T {
     s
 }
 
+/// max |ours − theirs| / max |theirs| (the denominator at least the smallest normal), or +∞
+/// when any element of either side is NaN or ±∞ or the lengths differ: `f64::max` would drop a
+/// NaN and let a product that wrote NaN pass.
+pub fn relative_difference<E: Real>(ours: &[E], theirs: &[E]) -> f64 {
+    if ours.len() != theirs.len() {
+        return f64::INFINITY;
+    }
+    let (mut diff, mut scale) = (0.0f64, f64::MIN_POSITIVE);
+    for (x, y) in ours.iter().zip(theirs) {
+        let (x, y) = (x.widen(), y.widen());
+        if !(x.is_finite() && y.is_finite()) {
+            return f64::INFINITY;
+        }
+        diff = diff.max((x - y).abs());
+        scale = scale.max(y.abs());
+    }
+    diff / scale
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nalgebra::DMatrix;
+    use nalgebra::{DMatrix, DMatrixView};
+
+    /// max |a − b| over the elements, +∞ when either side has a NaN or ±∞ (so that a NaN
+    /// result fails the comparison instead of vanishing in a `max`).
+    fn max_abs_difference<T: Real>(a: DMatrixView<'_, T>, b: DMatrixView<'_, T>) -> T {
+        let mut worst = T::zero();
+        for (&x, &y) in a.iter().zip(b.iter()) {
+            let d = (x - y).abs();
+            if !d.widen().is_finite() {
+                return T::narrow(f64::INFINITY);
+            }
+            worst = worst.max(d);
+        }
+        worst
+    }
 
     fn check<T: Real>() {
         for &(m, k, n) in &[(1, 1, 1), (3, 4, 5), (17, 9, 2), (8, 16, 8), (2, 33, 7)] {
@@ -116,15 +149,35 @@ mod tests {
             let tol = T::narrow(4.0) * T::EPS * scale;
             let mut c = vec![T::zero(); m * n];
             gemm_nn(m, k, n, a.as_slice(), b.as_slice(), &mut c);
-            assert!((DMatrix::from_column_slice(m, n, &c) - &a * &b).amax() < tol);
+            assert!(
+                max_abs_difference(
+                    DMatrix::from_column_slice(m, n, &c).as_view(),
+                    (&a * &b).as_view()
+                ) < tol
+            );
             let at = a.transpose();
             gemm_tn(m, k, n, at.as_slice(), b.as_slice(), &mut c);
-            assert!((DMatrix::from_column_slice(m, n, &c) - &a * &b).amax() < tol);
+            assert!(
+                max_abs_difference(
+                    DMatrix::from_column_slice(m, n, &c).as_view(),
+                    (&a * &b).as_view()
+                ) < tol
+            );
             let bt = b.transpose();
             gemm_nt(m, k, n, a.as_slice(), bt.as_slice(), &mut c);
-            assert!((DMatrix::from_column_slice(m, n, &c) - &a * &b).amax() < tol);
+            assert!(
+                max_abs_difference(
+                    DMatrix::from_column_slice(m, n, &c).as_view(),
+                    (&a * &b).as_view()
+                ) < tol
+            );
             gemm_tt(m, k, n, at.as_slice(), bt.as_slice(), &mut c);
-            assert!((DMatrix::from_column_slice(m, n, &c) - &a * &b).amax() < tol);
+            assert!(
+                max_abs_difference(
+                    DMatrix::from_column_slice(m, n, &c).as_view(),
+                    (&a * &b).as_view()
+                ) < tol
+            );
         }
     }
 
@@ -132,5 +185,22 @@ mod tests {
     fn products_match_nalgebra() {
         check::<f32>();
         check::<f64>();
+    }
+
+    #[test]
+    fn a_nan_or_infinity_on_either_side_is_the_largest_difference() {
+        let theirs = [1.0f64, -2.0, 4.0];
+        assert_eq!(relative_difference(&[1.0, -2.0, 3.0], &theirs), 0.25);
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut ours = theirs;
+            ours[1] = bad;
+            assert_eq!(relative_difference(&ours, &theirs), f64::INFINITY, "{bad}");
+            assert_eq!(relative_difference(&theirs, &ours), f64::INFINITY, "{bad}");
+        }
+        assert_eq!(
+            relative_difference(&[f32::NAN; 3], &[0.0f32; 3]),
+            f64::INFINITY
+        );
+        assert_eq!(relative_difference(&[1.0f64], &theirs), f64::INFINITY);
     }
 }

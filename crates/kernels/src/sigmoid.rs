@@ -12,11 +12,11 @@
 
 use crate::pool::ThreadPool;
 use crate::product::{Isa, isa};
+#[cfg(x86_kernels)]
+use crate::simd;
 use crate::{Disjoint, Real};
 #[cfg(x86_kernels)]
 use crate::{cast, cast_mut};
-#[cfg(x86_kernels)]
-use crate::simd;
 
 /// a = σ(z) = 1 / (1 + e^(−z)) element-wise (the sigmoid), vectorised where the CPU allows.
 ///
@@ -193,7 +193,6 @@ sigmoid_dispatch!(
     }
 );
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,4 +298,5 @@ mod tests {
     fn vector_sigmoid_matches_the_scalar_formula() {
         sigmoid_matches_scalar::<f64>(1e-300);
         sigmoid_matches_scalar::<f32>(1e-37);
-    }}
+    }
+}

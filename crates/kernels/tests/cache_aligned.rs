@@ -90,4 +90,3 @@ fn products_do_not_depend_on_alignment() {
     products_match_at_every_offset::<f64>();
     products_match_at_every_offset::<f32>();
 }
-

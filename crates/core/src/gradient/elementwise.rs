@@ -37,7 +37,7 @@ pub fn gradient<T: Scalar>(
     let trace = net.forward_unchecked(x);
     let mut dw = Gradient::<T, Denominator>::zeros_like(net.weights());
     let sigma = net.activation();
-    let two = T::of_f64(2.0);
+    let two = crate::loss::output_delta_factor::<T>(x.ncols());
     for s in 0..x.ncols() {
         // de_dz[j] = ∂E/∂z_{i+1}^j, starting at i + 1 = n.
         let z_n = trace.output();
@@ -71,5 +71,8 @@ pub fn gradient<T: Scalar>(
             }
         }
     }
+    // Test-only: a planted transposed update (feature `mutants`, see crate::mutants).
+    #[cfg(feature = "mutants")]
+    crate::mutants::transpose_square_layers(&mut dw);
     Ok((loss(y, trace.output().as_view()), dw))
 }

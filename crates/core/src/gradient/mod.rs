@@ -19,8 +19,26 @@ pub mod naive;
 pub mod numerator;
 
 use crate::scalar::Scalar;
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DMatrixView};
 use std::marker::PhantomData;
+
+/// The work a gradient form performed, counted while it ran (not from a formula): what
+/// [`naive::gradient_counted`] and [`denominator::gradient_counted`] return beside ∂E/∂W_i.
+///
+/// A *chain product* carries ∂E/∂z_{m+1} one layer down, through W_m and diag(σ'(z_m)) (one
+/// row-vector–matrix or matrix–vector product and one element-wise product, per sample); an
+/// *outer product* is ∂E/∂W_i = δ_{i+1} a_iᵀ for one sample. Backpropagation performs n − 1
+/// chain products per sample; the naive chain recomputes each chain from ∂E/∂z_n and performs
+/// n(n − 1)/2. `multiplications` counts the scalar multiplications of both kinds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Products {
+    /// Chain products ∂E/∂z_{m+1} → ∂E/∂z_m performed, over all samples.
+    pub chain: usize,
+    /// Outer products δ_{i+1} a_iᵀ performed, over all samples.
+    pub outer: usize,
+    /// Scalar multiplications in the chain and outer products (not in the forward pass).
+    pub multiplications: usize,
+}
 
 /// The two conventions for the derivative of a scalar with respect to a matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -152,21 +170,18 @@ impl<T: Scalar, L: LayoutTag> Gradient<T, L> {
             .fold(T::zero(), |s, x| s + x)
     }
 
-    /// The largest |g − other| over all elements (∞ when the shapes differ).
+    /// The largest |g − other| over all elements, by [`max_abs_difference`] layer by layer: ∞
+    /// when the depths or shapes differ or when any element on either side is NaN or ±∞, so a
+    /// comparison `g.max_abs_diff(&h) <= tol` fails whenever either gradient is not finite.
     pub fn max_abs_diff(&self, other: &Self) -> T {
-        let mut worst = T::zero();
         if self.dw.len() != other.dw.len() {
-            return T::max_value().unwrap_or_else(T::one);
+            return infinity();
         }
-        for (a, b) in self.dw.iter().zip(&other.dw) {
-            if a.shape() != b.shape() {
-                return T::max_value().unwrap_or_else(T::one);
-            }
-            for (x, y) in a.iter().zip(b.iter()) {
-                worst = worst.max((*x - *y).abs());
-            }
-        }
-        worst
+        self.dw
+            .iter()
+            .zip(&other.dw)
+            .map(|(a, b)| max_abs_difference(a.as_view(), b.as_view()))
+            .fold(T::zero(), |worst, d| if d > worst { d } else { worst })
     }
 
     /// g ← g + other, layer by layer.
@@ -190,6 +205,45 @@ impl<T: Scalar, L: LayoutTag> Gradient<T, L> {
             *a *= s;
         }
     }
+}
+
+/// +∞ in `T`.
+fn infinity<T: Scalar>() -> T {
+    T::of_f64(f64::INFINITY)
+}
+
+/// max_{jk} |a^{jk} − b^{jk}|, treating what cannot be compared as the largest difference: +∞
+/// when the shapes differ or when any element of `a` or `b` is NaN or ±∞ (even where both sides
+/// hold the same infinity). `f64::max`, and nalgebra's `amax` built on it, drop a NaN instead,
+/// so `(a - b).amax() <= tol` passes for an all-NaN `a`; compare through this function instead.
+///
+/// ```
+/// use backprop::gradient::max_abs_difference;
+/// use nalgebra::DMatrix;
+///
+/// let a = DMatrix::from_row_slice(1, 3, &[1.0, 2.0, 3.0]);
+/// let b = DMatrix::from_row_slice(1, 3, &[1.0, 2.5, 3.0]);
+/// assert_eq!(max_abs_difference(a.as_view(), b.as_view()), 0.5);
+/// let mut c = a.clone();
+/// c[(0, 1)] = f64::NAN;
+/// assert_eq!(max_abs_difference(a.as_view(), c.as_view()), f64::INFINITY);
+/// assert_eq!((&a - &c).amax(), 0.0); // what the NaN-blind comparison says
+/// ```
+pub fn max_abs_difference<T: Scalar>(a: DMatrixView<'_, T>, b: DMatrixView<'_, T>) -> T {
+    if a.shape() != b.shape() {
+        return infinity();
+    }
+    let mut worst = T::zero();
+    for (x, y) in a.iter().zip(b.iter()) {
+        if !(x.finite() && y.finite()) {
+            return infinity();
+        }
+        let d = (*x - *y).abs();
+        if d > worst {
+            worst = d;
+        }
+    }
+    worst
 }
 
 impl<T: Scalar> Gradient<T, Numerator> {

@@ -34,7 +34,7 @@ pub fn gradient<T: Scalar>(
     let n = net.depth();
     let trace = net.forward_unchecked(x);
     let mut dw = Gradient::<T, Numerator>::zeros_like(net.weights());
-    let two = T::of_f64(2.0);
+    let two = crate::loss::output_delta_factor::<T>(x.ncols());
     for s in 0..x.ncols() {
         // ∂E/∂z_n = −2 (y − z_n)ᵀ, a row.
         let mut row: RowDVector<T> = (trace.output().column(s) - y.column(s)).transpose() * two;
@@ -53,5 +53,8 @@ pub fn gradient<T: Scalar>(
             }
         }
     }
+    // Test-only: a planted transposed update (feature `mutants`, see crate::mutants).
+    #[cfg(feature = "mutants")]
+    crate::mutants::transpose_square_layers(&mut dw);
     Ok((loss(y, trace.output().as_view()), dw))
 }
