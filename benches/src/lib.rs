@@ -325,3 +325,10 @@ mod tests {
         }
     }
 }
+
+/// The workspace README's examples, compiled and run as doc tests. They live here, in the one
+/// crate that depends on both `backprop` and `backprop-gradcheck` and is never published (a
+/// published crate may include only files inside its package).
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct WorkspaceReadmeDoctests;

@@ -100,7 +100,8 @@ pub use scalar::{Dtype, Scalar};
 pub use train::{EpochReport, TrainConfig, Trainer, train};
 pub use workspace::{Reduction, Workspace};
 
-/// The workspace README's examples, compiled and run as doc tests.
-#[doc = include_str!("../../../README.md")]
+/// The crate README's example, compiled and run as a doc test (the README ships in the package;
+/// the workspace README's examples run as doc tests of `backprop-benches`).
+#[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;

@@ -151,3 +151,8 @@ pub use error::{Error, Result};
 pub use function::{Objective, check_function, check_objective, default_value_rounding};
 pub use network::{check_backprop, check_network, check_network_with};
 pub use report::{DirectionCheck, ElementCheck, LayerReport, Report, Status};
+
+/// The crate README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
