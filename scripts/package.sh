@@ -60,7 +60,8 @@ done
 cargo package --workspace --locked
 
 # The extracted packages' doc tests, each in its own scratch copy so that cargo sees no
-# enclosing workspace; dependencies on the other crates of the workspace point at their
+# enclosing workspace (the target dir is the workspace's, where `cargo package` built their
+# dependencies); dependencies on the other crates of the workspace point at their
 # extracted packages. Cargo.lock is the package's own (it pins every crates.io dependency).
 scratch="$target/package-doctest"
 rm -rf "$scratch"
@@ -80,7 +81,7 @@ for k in "${!names[@]}"; do
   (
     cd "$scratch/$name-$version"
     printf '\n[workspace]\n' >>Cargo.toml
-    CARGO_TARGET_DIR="$scratch/target" cargo test --doc "${patches[@]}"
+    CARGO_TARGET_DIR="$target" cargo test --doc "${patches[@]}"
   ) || problem "$name: doc tests fail inside the package"
 done
 [ $fail = 0 ] && echo "package: ${#names[@]} crates packaged, doc tests pass inside each package"

@@ -168,6 +168,7 @@ impl<T: Scalar> StepBench<T> {
     ///
     /// # Panics
     /// Never for the peer shapes (their data fit their network).
+    // ANCHOR: timed_step (the book's performance chapter includes this function)
     pub fn timed_step(&mut self) -> Duration {
         self.net
             .copy_weights_from(&self.initial)
@@ -188,6 +189,7 @@ impl<T: Scalar> StepBench<T> {
         black_box(e);
         d
     }
+    // ANCHOR_END: timed_step
 
     /// Times one forward pass ([`Workspace::forward`]) on the batch.
     ///
