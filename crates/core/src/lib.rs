@@ -1,5 +1,7 @@
 /*!
 Backpropagation for bias-free feedforward networks, with every equation of the method in code.
+The book (`docs/book` in the source repository) derives each equation below beside the code
+that computes it; each module's docs name its chapter.
 
 # The network
 

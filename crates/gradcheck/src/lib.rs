@@ -2,6 +2,8 @@
 Gradient checking for `backprop` networks, and for any function with an analytic gradient:
 the claimed ∂E/∂W_i is compared with numerical oracles element by element, each comparison gets
 its own allowed error, and the report names every wrong element by layer, row and column.
+The book (`docs/book` in the source repository), chapter "Gradient checking", derives the
+central difference, Richardson's step and the allowed error with a worked example.
 
 # What is checked
 
