@@ -6,6 +6,7 @@
 #   - still holds raw TeX (a `$`, `\(`, `\[` or a `\command` outside code blocks),
 #   - holds a KaTeX error node (`.katex-error`), or
 #   - links a stylesheet from the network or one the book does not contain;
+# and when a font file that KaTeX's stylesheet names is missing from the book,
 # and when the chain-rule page has no rendered math at all. Two planted pages (raw TeX, a
 # KaTeX error) must fail the same check first, so a check that cannot fail fails here.
 #
@@ -72,6 +73,21 @@ styles() {
 rm -rf "$shots"
 mkdir -p "$shots"
 fail=0
+
+# Every font KaTeX's stylesheet names is in the book.
+fonts=0
+while read -r font; do
+  fonts=$((fonts + 1))
+  [ -s "$book/katex/$font" ] || {
+    echo "book-check: $font, named by katex.min.css, is not in the book" >&2
+    fail=1
+  }
+done < <(grep -o 'url(fonts/[^)]*)' "$book/katex/katex.min.css" | sed 's/^url(\(.*\))$/\1/' | sort -u)
+[ "$fonts" -gt 0 ] || {
+  echo "book-check: katex.min.css names no fonts" >&2
+  fail=1
+}
+echo "KaTeX: katex.min.css and the $fonts font files it names are in the book"
 
 # Negative controls: the check must reject a page with raw TeX and one with a KaTeX error.
 cp "$book/chain-rule.html" "$shots/planted-raw.html"
