@@ -19,6 +19,7 @@ fn main() -> Result<(), backprop::Error> {
     let x = DMatrix::from_column_slice(3, 1, &[0.5, -0.1, 0.3]);
     let y = DMatrix::from_column_slice(2, 1, &[1.0, -1.0]);
     let trace = net.forward(x.as_view())?;
+    // ANCHOR: index
     // ∂E/∂z_1 as a row, by the chain of the previous chapters:
     // ∂E/∂z_i = ∂E/∂z_{i+1} · W_i · diag(σ′(z_i)), from ∂E/∂z_3 = −2 (y − z_3)ᵀ down to i = 1.
     let mut row = (trace.output() - &y).transpose() * 2.0;
@@ -29,7 +30,6 @@ fn main() -> Result<(), backprop::Error> {
     let de_dz1: Vec<f64> = row.iter().copied().collect();
     let a_0 = trace.a(0);
 
-    // ANCHOR: index
     // (∂E/∂W_0)^{jk} = Σ_r ∂E/∂z_1^r · ∂z_1^r/∂W_0^{jk}, where z_1^r = Σ_c W_0^{rc} a_0^c gives
     // ∂z_1^r/∂W_0^{jk} = a_0^k δ_{rj} (only row r = j of W_0 touches z_1^r).
     let kronecker = |r: usize, j: usize| if r == j { 1.0 } else { 0.0 };
@@ -38,7 +38,7 @@ fn main() -> Result<(), backprop::Error> {
     // The sum keeps one term: (∂E/∂W_0)^{jk} = ∂E/∂z_1^j a_0^k.
     assert_eq!(sum, de_dz1[j] * a_0[k]);
     // ANCHOR_END: index
-    println!("(∂E/∂W_0)^{{{j}{k}}} = Σ_r ∂E/∂z_1^r a_0^{k} δ_r{j} = {sum:.12}");
+    println!("(∂E/∂W_0)^{{{j}{k}}} = Σ_r ∂E/∂z_1^r a_0^{k} δ_{{r{j}}} = {sum:.12}");
 
     // ANCHOR: check
     let (_, idx) = elementwise::gradient(&net, x.as_view(), y.as_view())?;
