@@ -168,6 +168,7 @@ impl<T: Scalar> StepBench<T> {
     ///
     /// # Panics
     /// Never for the peer shapes (their data fit their network).
+    // ANCHOR: timed_step (the book's performance chapter includes this function)
     pub fn timed_step(&mut self) -> Duration {
         self.net
             .copy_weights_from(&self.initial)
@@ -188,6 +189,7 @@ impl<T: Scalar> StepBench<T> {
         black_box(e);
         d
     }
+    // ANCHOR_END: timed_step
 
     /// Times one forward pass ([`Workspace::forward`]) on the batch.
     ///
@@ -325,3 +327,10 @@ mod tests {
         }
     }
 }
+
+/// The workspace README's examples, compiled and run as doc tests. They live here, in the one
+/// crate that depends on both `backprop` and `backprop-gradcheck` and is never published (a
+/// published crate may include only files inside its package).
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct WorkspaceReadmeDoctests;

@@ -1,4 +1,7 @@
 //! The forward pass: z_{i+1} = W_i a_i, a_i = σ(z_i), output z_n, for one sample or a batch.
+//!
+//! Derived step by step in the book (`docs/book` in the source repository), chapter
+//! "The network and its notation".
 
 use crate::error::Result;
 use crate::network::Network;

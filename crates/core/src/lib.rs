@@ -1,5 +1,7 @@
 /*!
 Backpropagation for bias-free feedforward networks, with every equation of the method in code.
+The book (`docs/book` in the source repository) derives each equation below beside the code
+that computes it; each module's docs name its chapter.
 
 # The network
 
@@ -109,7 +111,8 @@ pub use train::{
 };
 pub use workspace::{Reduction, Workspace};
 
-/// The workspace README's examples, compiled and run as doc tests.
-#[doc = include_str!("../../../README.md")]
+/// The crate README's example, compiled and run as a doc test (the README ships in the package;
+/// the workspace README's examples run as doc tests of `backprop-benches`).
+#[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;

@@ -1,5 +1,8 @@
 //! The loss E = ‖y − z_n‖² = Σ_k (y^k − z_n^k)², summed over outputs and samples (no ½), and its
 //! gradient ∂E/∂z_n = −2 (y − z_n).
+//!
+//! Derived step by step in the book (`docs/book` in the source repository), chapter
+//! "The loss".
 
 use crate::scalar::Scalar;
 use nalgebra::{DMatrix, DMatrixView};

@@ -2,6 +2,9 @@
 //!
 //! W_i ∈ R^{l_{i+1} × l_i} maps a_i to z_{i+1} = W_i a_i. One activation σ serves every hidden
 //! layer; the output z_n has none.
+//!
+//! Derived step by step in the book (`docs/book` in the source repository), chapter
+//! "The network and its notation".
 
 use crate::activation::{Activation, ActivationFn};
 use crate::error::{Error, Result};

@@ -2,6 +2,8 @@
 Gradient checking for `backprop` networks, and for any function with an analytic gradient:
 the claimed ∂E/∂W_i is compared with numerical oracles element by element, each comparison gets
 its own allowed error, and the report names every wrong element by layer, row and column.
+The book (`docs/book` in the source repository), chapter "Gradient checking", derives the
+central difference, Richardson's step and the allowed error with a worked example.
 
 # What is checked
 
@@ -158,3 +160,8 @@ pub use error::{Error, Result};
 pub use function::{Objective, check_function, check_objective, default_value_rounding};
 pub use network::{check_backprop, check_network, check_network_with};
 pub use report::{DirectionCheck, ElementCheck, LayerReport, Report, Status, Verdict};
+
+/// The crate README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -9,6 +9,9 @@
 //! Each step reuses δ_{i+1} from the step above: the dynamic programming that makes the chain
 //! O(n) (compare [`super::naive`]). Summed over the samples of the batch; the batched fast path
 //! doing the same with matrices is [`crate::Workspace`].
+//!
+//! Derived step by step in the book (`docs/book` in the source repository), chapter
+//! "Denominator layout and δ".
 
 use super::{Denominator, Gradient, Products};
 use crate::error::Result;

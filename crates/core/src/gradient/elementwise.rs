@@ -9,6 +9,9 @@
 //!
 //! The sum over r with the Kronecker delta δ_{rj} is computed as written (O(l³) per layer), so
 //! the code can be read beside the seed's derivation. A reference, not a training path.
+//!
+//! Derived step by step in the book (`docs/book` in the source repository), chapter
+//! "The element-wise index form".
 
 use super::{Denominator, Gradient};
 use crate::error::Result;

@@ -9,6 +9,9 @@
 //! the n gradients cost 0 + 1 + … + (n − 1) = n(n − 1)/2 Jacobian products per sample. This is the
 //! repetition the seed points out and backpropagation ([`super::denominator`]) removes; it is kept
 //! as a reference and a benchmark subject.
+//!
+//! Derived step by step in the book (`docs/book` in the source repository), chapter
+//! "Why backprop is O(n)".
 
 use super::{Denominator, Gradient, Products};
 use crate::error::Result;

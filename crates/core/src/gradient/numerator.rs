@@ -9,6 +9,9 @@
 //! ```
 //!
 //! Summed over the samples of the batch.
+//!
+//! Derived step by step in the book (`docs/book` in the source repository), chapter
+//! "The chain rule in numerator layout".
 
 use super::{Gradient, Numerator};
 use crate::error::Result;
