@@ -310,10 +310,21 @@ def peer_available(peer, py):
 
 
 def build_timer():
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "backprop-benches", "--bin", "step-timer",
-                    "--bin", "gemm-vs-blas"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "backprop-benches", "--bin", "step-timer"],
+                   cwd=ROOT, check=True)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     return os.path.join(target, "release", "step-timer")
+
+
+def build_gemm_vs_blas():
+    """Builds the kernels crate's `gemm_vs_blas` bench (harness = false) and returns its path."""
+    out = subprocess.run(["cargo", "bench", "-q", "--no-run", "-p", "backprop-kernels", "--bench", "gemm_vs_blas",
+                          "--message-format=json"], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "gemm_vs_blas":
+            return msg["executable"]
+    raise RuntimeError("cargo bench --no-run did not report the gemm_vs_blas executable")
 
 
 def numpy_openblas(py):
@@ -506,8 +517,9 @@ def main():
             libs.append(("torch", lib))
     if args.keep_openblas_env and libs:
         print("# --keep-openblas-env: gemm-vs-blas still unsets OPENBLAS_CORETYPE/L2_SIZE", flush=True)
+    gemm_vs_blas = build_gemm_vs_blas() if libs else None
     for peer, lib in libs:
-        cmd = [os.path.join(os.path.dirname(timer), "gemm-vs-blas"), "--lib", lib, "--sizes",
+        cmd = [gemm_vs_blas, "--lib", lib, "--sizes",
                ",".join(map(str, peak_sizes)), "--dtypes", ",".join(dtypes), "--threads",
                ",".join(map(str, threads_list)), "--ops", "nn,tn,nt", "--rounds", str(args.blas_pairs)]
         got, _ = run_child(cmd, dict(os.environ), None)

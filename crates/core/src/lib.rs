@@ -61,7 +61,7 @@ assert!(history.last().unwrap().loss < e / 10.0);
 blocked GEMM with AVX-512 or AVX2 + FMA micro-kernels chosen at run time; everywhere else (or
 with this crate's `portable` feature) nalgebra's own matrix product, `matrixmultiply`. It
 allocates nothing after it is built; its buffers (Z_i, A_i, Δ_i, the batch) start on a cache
-line. This crate itself has no `unsafe` code.
+line. The crate itself is safe Rust only (`forbid`), and has no code specific to an architecture.
 
 Build the crate optimised even in a debug build of your program: unoptimised, a training step
 is about 100 times slower (S3, 784-128-10 in batches of 64, f64, one thread: 25.6 ms against
