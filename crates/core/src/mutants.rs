@@ -7,7 +7,7 @@
 //! | [`Mutant::SigmaPrimeScaled`] | [`crate::Activation`]'s `sigma_prime`, `apply_prime`, `mul_prime` | σ'(z) · (1 + 10⁻³): δ_i for i < n, so ∂E/∂W_0..∂E/∂W_{n−2} |
 //! | [`Mutant::FactorTwoDropped`] | δ_n = −2 (y − z_n) in every form and the [`crate::Workspace`] | δ_n = −(y − z_n): every ∂E/∂W_i halved |
 //! | [`Mutant::MeanForSum`] | the same place | δ_n / B: the batch mean instead of the seed's sum |
-//! | [`Mutant::TransposedUpdate`] | the result of every form and of [`crate::Workspace::gradient`] (not the fused [`crate::Workspace::step`]) | a_i δ_{i+1}ᵀ for δ_{i+1} a_iᵀ: every square ∂E/∂W_i transposed |
+//! | [`Mutant::TransposedUpdate`] | the result of every form and of [`crate::Workspace::gradient`], and the fused [`crate::Workspace::step`]'s update product | a_i δ_{i+1}ᵀ for δ_{i+1} a_iᵀ: every square ∂E/∂W_i transposed |
 //!
 //! The sigmoid's vectorised σ' in [`crate::Workspace`] (σ' = A ⊙ (1 − A) from the stored
 //! activations) is not hooked: plant σ' bugs on other activations.

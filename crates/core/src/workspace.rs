@@ -485,14 +485,27 @@ impl<T: Scalar> Workspace<T> {
                 &self.a[i - 1]
             };
             // W_i ← W_i − m Δ_{i+1} A_iᵀ
-            Product::new(
+            let update = Product::new(
                 Operand::new(&self.delta[i], rows, b),
                 Operand::new(a_i, cols, b).t(),
-            )
-            .alpha(-m)
-            .accumulate(true)
-            .pool(self.pool.as_deref())
-            .run(net.weight_slice_mut(i));
+            );
+            // Test-only: a planted transposed update, A_i Δ_{i+1}ᵀ (square layers; crate::mutants).
+            #[cfg(feature = "mutants")]
+            let update = if rows == cols
+                && crate::mutants::planted() == crate::mutants::Mutant::TransposedUpdate
+            {
+                Product::new(
+                    Operand::new(a_i, cols, b),
+                    Operand::new(&self.delta[i], rows, b).t(),
+                )
+            } else {
+                update
+            };
+            update
+                .alpha(-m)
+                .accumulate(true)
+                .pool(self.pool.as_deref())
+                .run(net.weight_slice_mut(i));
         }
     }
 }

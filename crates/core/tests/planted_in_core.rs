@@ -108,10 +108,6 @@ fn every_planted_bug_fails_the_dual_number_comparison_on_the_layers_it_corrupts(
             };
             let _planted = plant(mutant);
             for (path, g) in every_path(&net, &x, &y) {
-                // The fused step is not hooked for a transposed update (crate::mutants).
-                if mutant == Mutant::TransposedUpdate && path == "Workspace::step" {
-                    continue;
-                }
                 assert_eq!(
                     wrong_layers(&g, &exact),
                     expected,
