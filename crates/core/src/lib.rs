@@ -59,8 +59,9 @@ assert!(history.last().unwrap().loss < e / 10.0);
 
 [`Workspace`] runs the step on the kernels of the `backprop-kernels` crate: on x86-64, a
 blocked GEMM with AVX-512 or AVX2 + FMA micro-kernels chosen at run time; everywhere else (or
-with this crate's `portable` feature) nalgebra's own matrix product, `matrixmultiply`. It
-allocates nothing after it is built; its buffers (Z_i, A_i, Δ_i, the batch) start on a cache
+with this crate's `portable` feature) nalgebra's own matrix product, `matrixmultiply`. On the
+x86 kernels it allocates nothing after it is built (on the portable path, `matrixmultiply`
+allocates a packing buffer per product); its buffers (Z_i, A_i, Δ_i, the batch) start on a cache
 line. The crate itself is safe Rust only (`forbid`), and has no code specific to an architecture.
 
 Build the crate optimised even in a debug build of your program: unoptimised, a training step

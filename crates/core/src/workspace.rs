@@ -10,7 +10,8 @@
 //! ```
 //!
 //! A [`Workspace`] holds Z_i, A_i, Δ_i and ∂E/∂W_i for batches of up to `capacity` samples;
-//! after it is built, [`Workspace::gradient`] and [`Workspace::step`] allocate nothing.
+//! after it is built, [`Workspace::gradient`] and [`Workspace::step`] allocate nothing on the
+//! x86 kernels (on the portable path, `matrixmultiply` allocates a packing buffer per product).
 
 use crate::activation::Activation;
 use crate::error::{Error, Result};
