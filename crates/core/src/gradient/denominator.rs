@@ -60,6 +60,7 @@ pub fn gradient_counted<T: Scalar>(
     let n = net.depth();
     let trace = net.forward_unchecked(x);
     let mut dw = Gradient::<T, Denominator>::zeros_like(net.weights());
+    // ANCHOR: counted_backprop (the book's chapter "Why backprop is O(n)" includes these lines)
     let mut count = Products::default();
     let two = crate::loss::output_delta_factor::<T>(x.ncols());
     for s in 0..x.ncols() {
@@ -83,6 +84,7 @@ pub fn gradient_counted<T: Scalar>(
             }
         }
     }
+    // ANCHOR_END: counted_backprop
     // Test-only: a planted transposed update (feature `mutants`, see crate::mutants).
     #[cfg(feature = "mutants")]
     crate::mutants::transpose_square_layers(&mut dw);
