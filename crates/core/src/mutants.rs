@@ -4,13 +4,13 @@
 //!
 //! | [`Mutant`] | where | what the gradient becomes |
 //! |---|---|---|
-//! | [`Mutant::SigmaPrimeScaled`] | [`crate::Activation`]'s `sigma_prime`, `apply_prime`, `mul_prime` | σ'(z) · (1 + 10⁻³): δ_i for i < n, so ∂E/∂W_0..∂E/∂W_{n−2} |
+//! | [`Mutant::SigmaPrimeScaled`] | [`crate::Activation`]'s `sigma_prime`, `apply_prime`, `mul_prime` | σ′(z) · (1 + 10⁻³): δ_i for i < n, so ∂E/∂W_0..∂E/∂W_{n−2} |
 //! | [`Mutant::FactorTwoDropped`] | δ_n = −2 (y − z_n) in every form and the [`crate::Workspace`] | δ_n = −(y − z_n): every ∂E/∂W_i halved |
 //! | [`Mutant::MeanForSum`] | the same place | δ_n / B: the batch mean instead of the seed's sum |
 //! | [`Mutant::TransposedUpdate`] | the result of every form and of [`crate::Workspace::gradient`], and the fused [`crate::Workspace::step`]'s update product | a_i δ_{i+1}ᵀ for δ_{i+1} a_iᵀ: every square ∂E/∂W_i transposed |
 //!
-//! The sigmoid's vectorised σ' in [`crate::Workspace`] (σ' = A ⊙ (1 − A) from the stored
-//! activations) is not hooked: plant σ' bugs on other activations.
+//! The sigmoid's vectorised σ′ in [`crate::Workspace`] (σ′ = A ⊙ (1 − A) from the stored
+//! activations) is not hooked: plant σ′ bugs on other activations.
 //!
 //! [`plant`] holds a process-wide lock until its guard drops, so tests that plant run one at a
 //! time even in one test binary.
@@ -26,7 +26,7 @@ use std::sync::{Mutex, MutexGuard};
 pub enum Mutant {
     /// No bug: the crate as written.
     None = 0,
-    /// σ'(z) multiplied by 1 + 10⁻³ (a 0.1 % error in the derivative).
+    /// σ′(z) multiplied by 1 + 10⁻³ (a 0.1 % error in the derivative).
     SigmaPrimeScaled = 1,
     /// δ_n = −(y − z_n): the factor 2 of ∂E/∂z_n dropped.
     FactorTwoDropped = 2,
@@ -79,7 +79,7 @@ pub fn planted() -> Mutant {
     }
 }
 
-/// The factor σ' is multiplied by: 1, or 1 + 10⁻³ under [`Mutant::SigmaPrimeScaled`].
+/// The factor σ′ is multiplied by: 1, or 1 + 10⁻³ under [`Mutant::SigmaPrimeScaled`].
 pub(crate) fn sigma_prime_factor<T: Scalar>() -> T {
     if planted() == Mutant::SigmaPrimeScaled {
         T::of_f64(1.0 + 1e-3)

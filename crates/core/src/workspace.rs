@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! A_0 = X,  Z_{i+1} = W_i A_i,  A_i = σ(Z_i)
-//! Δ_n = −2 (Y − Z_n),  Δ_i = σ'(Z_i) ⊙ (W_iᵀ Δ_{i+1})
+//! Δ_n = −2 (Y − Z_n),  Δ_i = σ′(Z_i) ⊙ (W_iᵀ Δ_{i+1})
 //! ∂E/∂W_i = Δ_{i+1} A_iᵀ        (the product sums over the samples, the seed's Σ_s dW^(s))
 //! ```
 //!
@@ -261,7 +261,7 @@ impl<T: Scalar> Workspace<T> {
     /// One SGD step: W_i ← W_i − m' ∂E/∂W_i with ∂E/∂W_i = Δ_{i+1} A_iᵀ on the batch, m' = m for
     /// [`Reduction::Sum`] and m / B for [`Reduction::Mean`]. Returns E before the update.
     ///
-    /// The update is fused into the backward pass: once Δ_i = σ'(Z_i) ⊙ (W_iᵀ Δ_{i+1}) has
+    /// The update is fused into the backward pass: once Δ_i = σ′(Z_i) ⊙ (W_iᵀ Δ_{i+1}) has
     /// used the old W_i, the product −m' Δ_{i+1} A_iᵀ is added to W_i in place, without the
     /// ∂E/∂W_i buffer (so [`Workspace::gradient_ref`] is not updated). It equals
     /// [`Workspace::gradient`] followed by W_i ← W_i − m' ∂E/∂W_i up to rounding.
@@ -425,7 +425,7 @@ impl<T: Scalar> Workspace<T> {
         e
     }
 
-    /// Δ_i = σ'(Z_i) ⊙ (W_iᵀ Δ_{i+1}) into `delta[i − 1]`, for i ≥ 1.
+    /// Δ_i = σ′(Z_i) ⊙ (W_iᵀ Δ_{i+1}) into `delta[i − 1]`, for i ≥ 1.
     fn propagate(&mut self, net: &Network<T>, i: usize, b: usize) {
         let (rows, cols) = (self.sizes[i + 1], self.sizes[i]);
         let (lower, upper) = self.delta.split_at_mut(i);

@@ -26,7 +26,7 @@ pub fn sigmoid<T: Real>(z: &[T], a: &mut [T]) {
     sigmoid_with(isa(), z, a);
 }
 
-/// d ← d ⊙ σ'(z) with σ'(z) = σ(z)(1 − σ(z)) (the sigmoid), vectorised where the CPU allows.
+/// d ← d ⊙ σ′(z) with σ′(z) = σ(z)(1 − σ(z)) (the sigmoid), vectorised where the CPU allows.
 ///
 /// # Panics
 /// If `d` is shorter than `z`.
@@ -34,7 +34,7 @@ pub fn sigmoid_mul_prime<T: Real>(z: &[T], d: &mut [T]) {
     sigmoid_mul_prime_with(isa(), z, d);
 }
 
-/// d ← d ⊙ σ'(z) for the sigmoid from its output a = σ(z): σ'(z) = a(1 − a), two
+/// d ← d ⊙ σ′(z) for the sigmoid from its output a = σ(z): σ′(z) = a(1 − a), two
 /// multiplications and a subtraction per element where [`sigmoid_mul_prime`] evaluates σ(z)
 /// again. Where `a` was computed by [`sigmoid`], the result is the same, bit for bit.
 ///

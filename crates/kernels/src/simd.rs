@@ -1170,7 +1170,7 @@ macro_rules! simd_sigmoid {
                 }
             }
 
-            /// d ← d ⊙ σ'(z) with σ'(z) = σ(z)(1 − σ(z)), element-wise.
+            /// d ← d ⊙ σ′(z) with σ′(z) = σ(z)(1 − σ(z)), element-wise.
             ///
             /// # Safety
             /// The CPU has the module's features; `z` and `d` hold `len` elements.

@@ -25,7 +25,7 @@ use std::marker::PhantomData;
 /// The work a gradient form performed, counted while it ran (not from a formula): what
 /// [`naive::gradient_counted`] and [`denominator::gradient_counted`] return beside ∂E/∂W_i.
 ///
-/// A *chain product* carries ∂E/∂z_{m+1} one layer down, through W_m and diag(σ'(z_m)) (one
+/// A *chain product* carries ∂E/∂z_{m+1} one layer down, through W_m and diag(σ′(z_m)) (one
 /// row-vector–matrix or matrix–vector product and one element-wise product, per sample); an
 /// *outer product* is ∂E/∂W_i = δ_{i+1} a_iᵀ for one sample. Backpropagation performs n − 1
 /// chain products per sample; the naive chain recomputes each chain from ∂E/∂z_n and performs
