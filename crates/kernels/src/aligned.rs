@@ -103,7 +103,7 @@ unsafe impl<T: Real> Sync for AlignedVec<T> {}
 /// Why an [`AlignedVec`] could not be allocated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AllocError {
-    /// The bytes asked for; `None` when len · size_of::<T>() overflows.
+    /// The bytes asked for; `None` when `len · size_of::<T>()` overflows.
     pub bytes: Option<usize>,
 }
 

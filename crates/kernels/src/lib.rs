@@ -10,7 +10,7 @@ passes of a training step, as fast as this CPU allows, and nothing of the networ
 | [`ThreadPool`] | workers that split a large product or pass, without allocating per call |
 | [`AlignedVec`] | buffers that start on a cache line, allocated fallibly |
 | [`CacheAligned`] | an opt-in global allocator that starts every block ≥ 64 bytes on a cache line |
-| [`reference`] | the plain triple loops every kernel is tested against |
+| [`mod@reference`] | the plain triple loops every kernel is tested against |
 
 # Paths
 
@@ -23,7 +23,7 @@ kernels), reading transposed operands through their strides. `BACKPROP_ISA=porta
 lowers the choice at run time.
 
 This is the only crate of the workspace with `unsafe` code or `target_arch`-specific code; every
-kernel is tested against [`reference`] with a rounding-derived tolerance on every path the CPU
+kernel is tested against [`mod@reference`] with a rounding-derived tolerance on every path the CPU
 runs.
 */
 

@@ -1,7 +1,7 @@
 //! A fixed set of worker threads, started once, that run one job at a time: the calling thread
 //! does part 0 and worker t does part t. Handing a job over allocates nothing (a pointer to
 //! the caller's closure under a mutex, and a condition variable), so a multi-threaded training
-//! step stays allocation-free. Both sides spin for up to [`SPIN`] before they sleep: the
+//! step stays allocation-free. Both sides spin for up to `SPIN` (200 µs) before they sleep: the
 //! workers for the next job, the caller for the workers' parts to end.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
