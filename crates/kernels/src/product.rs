@@ -119,6 +119,7 @@ impl<'a, T> Operand<'a, T> {
     ///
     /// # Panics
     /// If `data` holds fewer than rows · cols elements.
+    #[inline(always)]
     pub fn new(data: &'a [T], rows: usize, cols: usize) -> Self {
         let len = rows.checked_mul(cols).expect("rows · cols overflows usize");
         assert!(
@@ -135,6 +136,7 @@ impl<'a, T> Operand<'a, T> {
     }
 
     /// The transpose: the same storage, read as its transpose.
+    #[inline(always)]
     pub fn t(self) -> Self {
         Self {
             transposed: !self.transposed,
@@ -187,6 +189,7 @@ impl<'a, T: Real> Product<'a, T> {
     ///
     /// # Panics
     /// If op(A)'s columns are not op(B)'s rows.
+    #[inline(always)]
     pub fn new(a: Operand<'a, T>, b: Operand<'a, T>) -> Self {
         let ((m, k), (kb, n)) = (a.shape(), b.shape());
         assert!(
@@ -204,17 +207,20 @@ impl<'a, T: Real> Product<'a, T> {
     }
 
     /// Scales the product by α.
+    #[inline(always)]
     pub fn alpha(self, alpha: T) -> Self {
         Self { alpha, ..self }
     }
 
     /// `true`: C ← C + α op(A) op(B); `false` (the default): C ← α op(A) op(B), whatever C held
     /// (NaN included).
+    #[inline(always)]
     pub fn accumulate(self, accumulate: bool) -> Self {
         Self { accumulate, ..self }
     }
 
     /// Splits a large product between `pool`'s threads (`None`: the calling thread only).
+    #[inline(always)]
     pub fn pool(self, pool: Option<&'a ThreadPool>) -> Self {
         Self { pool, ..self }
     }
@@ -240,6 +246,7 @@ impl<'a, T: Real> Product<'a, T> {
     ///
     /// # Panics
     /// If `c` holds fewer than m · n elements, or the chosen [`Isa`] is not supported here.
+    #[inline(always)]
     pub fn run(self, c: &mut [T]) {
         let (m, k, n) = self.shape();
         assert!(
@@ -346,8 +353,11 @@ fn plain<T: Real>(
     if m == 0 {
         return;
     }
+    if op == Op::Tt {
+        return plain_tt(m, k, n, alpha, a, b, accumulate, c);
+    }
     for (j, c_j) in c.chunks_exact_mut(m).enumerate() {
-        if !accumulate && matches!(op, Op::Nn | Op::Nt) {
+        if !accumulate && op != Op::Tn {
             c_j.fill(T::zero());
         }
         match op {
@@ -364,7 +374,7 @@ fn plain<T: Real>(
                     }
                 }
             }
-            Op::Tn => {
+            Op::Tn | Op::Tt => {
                 let b_j = &b[j * k..(j + 1) * k];
                 for (i, c) in c_j.iter_mut().enumerate() {
                     let mut s = T::zero();
@@ -375,17 +385,31 @@ fn plain<T: Real>(
                     *c = if accumulate { *c + v } else { v };
                 }
             }
-            Op::Tt => {
-                // C_ij = Σ_p A_pi B_jp: A stored k × m, B stored n × k.
-                for (i, c) in c_j.iter_mut().enumerate() {
-                    let mut s = T::zero();
-                    for (p, &a) in a[i * k..(i + 1) * k].iter().enumerate() {
-                        s += a * b[j + p * n];
-                    }
-                    let v = alpha * s;
-                    *c = if accumulate { *c + v } else { v };
-                }
+        }
+    }
+}
+
+/// The plain loop for C = α Aᵀ Bᵀ (+ C), A stored k × m, B stored n × k: C_ij = α Σ_p A_pi B_jp.
+#[allow(clippy::too_many_arguments)]
+#[cold]
+fn plain_tt<T: Real>(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: &[T],
+    b: &[T],
+    accumulate: bool,
+    c: &mut [T],
+) {
+    for (j, c_j) in c.chunks_exact_mut(m).enumerate() {
+        for (i, c) in c_j.iter_mut().enumerate() {
+            let mut s = T::zero();
+            for (p, &a) in a[i * k..(i + 1) * k].iter().enumerate() {
+                s += a * b[j + p * n];
             }
+            let v = alpha * s;
+            *c = if accumulate { *c + v } else { v };
         }
     }
 }
