@@ -544,22 +544,9 @@ mod portable {
 #[cfg(x86_kernels)]
 mod x86 {
     use super::{Isa, Op, PARALLEL, ThreadPool};
+    use crate::Disjoint;
     use crate::gemm::{self, Micro, Strided};
     use crate::simd::{f32_avx2, f32_avx512, f64_avx2, f64_avx512};
-
-    /// A value shared with the pool's threads: raw pointers into the caller's buffers, whose
-    /// parts the threads read (A, B) or write disjointly (C).
-    #[derive(Clone, Copy)]
-    struct Shared<T>(T);
-    // SAFETY: see the type's doc; `run_gemm` hands each thread a disjoint block of C.
-    unsafe impl<T> Sync for Shared<T> {}
-    // SAFETY: as above.
-    unsafe impl<T> Send for Shared<T> {}
-    impl<T: Copy> Shared<T> {
-        fn get(self) -> T {
-            self.0
-        }
-    }
 
     /// Whether C = A B is better computed as Cᵀ = Bᵀ Aᵀ: when C has fewer rows than columns
     /// and than two micro-tiles, and the swap fills the tiles at least a quarter better. The
@@ -613,7 +600,8 @@ mod x86 {
         }
         let pool = pool.expect("threads ≥ 2");
         let chunk = len.div_ceil(threads).div_ceil(unit) * unit;
-        let (a, b, c) = (Shared(a), Shared(b), Shared(c));
+        // The threads read A and B and write disjoint blocks of C (`Disjoint`'s contract).
+        let (a, b, c) = (Disjoint(a), Disjoint(b), Disjoint(c));
         pool.run(&move |t| {
             let start = t * chunk;
             if start >= len {
