@@ -69,7 +69,6 @@ impl<T: Scalar> PartialEq for Network<T> {
     }
 }
 
-/// Checks that `sizes` describe a network: at least two, none zero.
 /// Empty vectors with room for each W_i's l_{i+1} l_i elements, allocated fallibly.
 ///
 /// # Errors
@@ -99,6 +98,7 @@ fn weight_storage<T: Scalar>(sizes: &[usize]) -> Result<Vec<Vec<T>>> {
         .collect()
 }
 
+/// Checks that `sizes` describe a network: at least two, none zero.
 pub(crate) fn check_sizes(sizes: &[usize]) -> Result<()> {
     if sizes.len() < 2 {
         return Err(Error::TooFewLayers { got: sizes.len() });

@@ -46,17 +46,6 @@ pub enum Isa {
     Avx512,
 }
 
-impl Isa {
-    /// The name `BACKPROP_ISA` takes: `portable`, `avx2` or `avx512`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Isa::Portable => "portable",
-            Isa::Avx2 => "avx2",
-            Isa::Avx512 => "avx512",
-        }
-    }
-}
-
 /// The kernels products run on, detected once: the best this CPU supports (always
 /// [`Isa::Portable`] off x86-64 or with the `portable` feature). The environment variable
 /// `BACKPROP_ISA` (`portable`, `avx2` or `avx512`) can lower it, e.g. to compare kernels; it
