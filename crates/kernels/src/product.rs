@@ -935,6 +935,78 @@ mod tests {
         }
     }
 
+    /// gemv (A x) and the rank-1 update (C + α x yᵀ) of an m-row matrix placed `offset`
+    /// elements past a 64-byte boundary, into fresh outputs.
+    fn batch_one_at<T: Real>(
+        isa: Isa,
+        (m, k): (usize, usize),
+        offset: usize,
+        (a, x, y, c0): (&[T], &[T], &[T], &[T]),
+        // x: k elements are the gemv's vector; its first m, the rank-1 update's column.
+        accumulate: bool,
+    ) -> (Vec<T>, Vec<T>) {
+        let mut store = crate::AlignedVec::<T>::zeros(offset + m * k).unwrap();
+        store[offset..].copy_from_slice(a);
+        let mut gemv = c0[..m].to_vec();
+        Product::new(
+            Operand::new(&store[offset..], m, k),
+            Operand::new(&x[..k], k, 1),
+        )
+        .alpha(T::narrow(-0.75))
+        .accumulate(accumulate)
+        .isa(isa)
+        .run(&mut gemv);
+        // The rank-1 update writes C in place: C is the matrix at the offset.
+        Product::new(Operand::new(&x[..m], m, 1), Operand::new(y, k, 1).t())
+            .alpha(T::narrow(1e-3))
+            .accumulate(accumulate)
+            .isa(isa)
+            .run(&mut store[offset..]);
+        (gemv, store[offset..].to_vec())
+    }
+
+    fn peeled_equals_aligned<T: Real>(g: &mut Gen) {
+        let lanes = 64 / std::mem::size_of::<T>();
+        for isa in isas() {
+            // m · size a multiple of 64 bytes: every column starts at the matrix's offset.
+            // 8 and 16 vectors: the register blocks of AVX-512 f32/f64 (S2's 128 rows).
+            for m in [lanes, 2 * lanes, 3 * lanes, 128, 8 * lanes, 16 * lanes] {
+                for k in [1, 3, 10, 784] {
+                    let (a, c0) = (g.vec::<T>(m * k), g.vec::<T>(m * k));
+                    let x = g.vec::<T>(m.max(k));
+                    let y = g.vec::<T>(k);
+                    for accumulate in [false, true] {
+                        let aligned = batch_one_at(isa, (m, k), 0, (&a, &x, &y, &c0), accumulate);
+                        let bits =
+                            |v: &[T]| v.iter().map(|x| x.widen().to_bits()).collect::<Vec<_>>();
+                        for offset in 1..lanes {
+                            let moved =
+                                batch_one_at(isa, (m, k), offset, (&a, &x, &y, &c0), accumulate);
+                            let what = format!(
+                                "{isa:?} {} m={m} k={k} offset={offset} accumulate={accumulate}",
+                                std::any::type_name::<T>()
+                            );
+                            assert_eq!(bits(&moved.0), bits(&aligned.0), "A x: {what}");
+                            assert_eq!(bits(&moved.1), bits(&aligned.1), "C + α x yᵀ: {what}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn batch_one_products_of_misaligned_matrices_equal_the_aligned_bit_for_bit() {
+        // A weight matrix from the global allocator may start anywhere (glibc: 16 bytes past
+        // a cache line for S2's W_0); gemv_n and ger then peel its columns to aligned vectors
+        // (simd::gemv_n_rows_peeled, ger_rows_peeled). Same FMA chains: the same bits as the
+        // matrix at a cache-line boundary, whose results the other tests check against the
+        // reference loops.
+        let mut g = Gen(77);
+        peeled_equals_aligned::<f64>(&mut g);
+        peeled_equals_aligned::<f32>(&mut g);
+    }
+
     #[test]
     fn wide_products_cross_the_column_blocks() {
         // n > NC = 3072 and k > KC: every blocking loop runs more than once.
