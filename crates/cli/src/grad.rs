@@ -10,7 +10,7 @@
 use crate::budget;
 use crate::data::Table;
 use crate::input;
-use crate::io::{print_out, refuse_overwriting_inputs};
+use crate::io::{self, print_out, refuse_overwriting_inputs};
 use crate::outcome::Outcome;
 use crate::tensors;
 use anyhow::{Result, anyhow};
@@ -80,6 +80,11 @@ impl Ready {
         Ok(Outcome::Success)
     }
 
+    /// The gradient file, as `--out`.
+    pub fn outputs(&self) -> Vec<(String, PathBuf)> {
+        vec![("--out".to_string(), self.args.out.clone())]
+    }
+
     /// l_0, …, l_n.
     pub fn network_sizes(&self) -> Vec<usize> {
         self.net.sizes()
@@ -93,6 +98,7 @@ impl Ready {
 
 /// Loads the model and the data and checks that they fit each other and the memory limit.
 pub fn prepare(args: GradArgs) -> Result<Ready> {
+    io::check_outputs(&[("--out".to_string(), args.out.clone())])?;
     refuse_overwriting_inputs(
         "--out",
         &args.out,

@@ -143,18 +143,32 @@ pub fn prepare(cli: Cli) -> anyhow::Result<Prepared> {
 }
 
 impl Prepared {
-    /// Runs the command: trains, computes the gradient, checks or predicts, and writes its
-    /// outputs (atomically).
+    /// Runs the command: first proves every output writable (`io::probe_outputs`: a
+    /// temporary file created and removed in each output's directory), then trains, computes
+    /// the gradient, checks or predicts, and writes its outputs (atomically).
     ///
     /// # Errors
     /// A failed run (a non-finite loss, a file that cannot be written), as one line.
     pub fn run(self) -> anyhow::Result<Outcome> {
+        // Before any work: a run that cannot save its outputs never starts.
+        io::probe_outputs(&self.outputs())?;
         match self.0 {
             Ready::Train(r) => train::run::run(*r),
             Ready::Grad(r) => r.run(),
             Ready::Check(r) => r.run(),
             Ready::Predict(r) => r.run(),
             Ready::Data(r) => r.run(),
+        }
+    }
+
+    /// The files the command will write, each with the option (or default) naming it.
+    pub fn outputs(&self) -> Vec<(String, std::path::PathBuf)> {
+        match &self.0 {
+            Ready::Train(r) => r.plan.files.clone(),
+            Ready::Grad(r) => r.outputs(),
+            Ready::Check(_) => vec![],
+            Ready::Predict(r) => r.outputs(),
+            Ready::Data(r) => r.outputs(),
         }
     }
 
