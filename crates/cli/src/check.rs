@@ -12,12 +12,15 @@ use anyhow::{Result, anyhow, bail};
 use backprop::{Activation, AnyNetwork, Network, Scalar};
 use backprop_gradcheck::{CheckConfig, Mode, Oracle, Verdict};
 use nalgebra::DMatrix;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 const CHECK_HELP: &str = "\
 Exit codes: 0 passed: no element failed and every layer judged at least half of its elements;
 1 some element failed (the report names layer, row, column, the analytic and numerical values
-and the error allowed); 2 bad input; 3 inconclusive: nothing failed, but some layer judged less
+and the error allowed), or a --perturb control was not caught (a failed control: with
+--perturb the exit code is never 0); 2 bad input, a loss or gradient that is not finite
+included (the weights or data overflow: nothing to check); 3 inconclusive: nothing failed, but some layer judged less
 than half of its elements (the rest below the float floor or across a relu kink; the report's
 last line names the layers; check on more samples).
 
@@ -74,7 +77,7 @@ pub struct CheckArgs {
     /// The data: CSV with l_0 inputs then l_n targets per row, or a built-in set's name.
     /// Default: --samples rows of seeded standard-normal inputs and targets.
     #[arg(long, value_name = "DATA")]
-    data: Option<String>,
+    data: Option<OsString>,
     /// Samples of generated data.
     #[arg(long, default_value_t = 4, conflicts_with = "data")]
     samples: usize,

@@ -62,7 +62,12 @@ impl Ready {
             text.push_str(&row.join(","));
             text.push('\n');
         }
+        // Written to standard output (--out /dev/stdout): no line after the CSV.
+        let quiet = io::is_stdout(&self.out);
         io::write_file(&self.out, text.as_bytes())?;
+        if quiet {
+            return Ok(Outcome::Success);
+        }
         say(&format!(
             "wrote {}: {} samples of {} inputs and {} targets{}",
             self.out.display(),

@@ -15,6 +15,7 @@ use crate::outcome::Outcome;
 use crate::tensors;
 use anyhow::{Result, anyhow};
 use backprop::{AnyNetwork, Network, Scalar};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 const GRAD_HELP: &str = "\
@@ -47,7 +48,7 @@ pub struct GradArgs {
     model: PathBuf,
     /// The data: CSV with l_0 inputs then l_n targets per row (or a built-in set's name).
     #[arg(long, value_name = "DATA")]
-    data: String,
+    data: OsString,
     /// The gradient file to write (tensors dW0, dW1, …).
     #[arg(long, value_name = "GRADIENT")]
     out: PathBuf,

@@ -175,7 +175,7 @@ fn dir_of(file: &Path) -> &Path {
 pub fn check_outputs(outputs: &[(String, PathBuf)]) -> Result<()> {
     let mut seen: Vec<(&str, &Path, Option<PathBuf>)> = Vec::new();
     for (option, path) in outputs {
-        let id = match target(path)? {
+        let id = match target(path).map_err(|e| anyhow!("{option} {e:#}"))? {
             Target::File { file, .. } => Some(identity(&file)),
             Target::Stdout => Some(PathBuf::from("/dev/stdout")),
             Target::InPlace { device: true } => None,
@@ -197,16 +197,32 @@ pub fn check_outputs(outputs: &[(String, PathBuf)]) -> Result<()> {
     Ok(())
 }
 
-/// A path that is the same for every spelling of one file: canonical where it exists, else its
-/// directory's canonical path and its name, else absolute.
+/// A path that is the same for every spelling of one file: the canonical path of its longest
+/// existing ancestor (links, `.` and `..` resolved), then the rest of it with `.` and `..`
+/// resolved by name (the directories are created as named).
 fn identity(file: &Path) -> PathBuf {
-    if let Ok(p) = std::fs::canonicalize(file) {
-        return p;
+    let mut base = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(mut p) = std::fs::canonicalize(&base) {
+            for part in rest.iter().rev() {
+                if part == ".." {
+                    p.pop();
+                } else if part != "." {
+                    p.push(part);
+                }
+            }
+            return p;
+        }
+        let last = base.components().next_back();
+        match (last, base.parent()) {
+            (Some(last), Some(parent)) => {
+                rest.push(last.as_os_str().to_os_string());
+                base = parent.to_path_buf();
+            }
+            _ => return std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf()),
+        }
     }
-    if let (Some(name), Ok(dir)) = (file.file_name(), std::fs::canonicalize(dir_of(file))) {
-        return dir.join(name);
-    }
-    std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf())
 }
 
 /// Proves that every output can be written, before the command's work: for a regular file,
@@ -219,23 +235,21 @@ fn identity(file: &Path) -> PathBuf {
 /// without write permission, naming the option and the path.
 pub fn probe_outputs(outputs: &[(String, PathBuf)]) -> Result<()> {
     for (option, path) in outputs {
-        match target(path)? {
+        match target(path).map_err(|e| anyhow!("{option} {e:#}"))? {
             Target::File { file, .. } => {
-                ensure_parent(&file)?;
+                let fail = |e: anyhow::Error| {
+                    anyhow!("{option} {}: cannot be written: {e:#}", path.display())
+                };
+                ensure_parent(&file).map_err(fail)?;
                 let dir = dir_of(&file);
-                temp_in(dir, ".tmp").map_err(|e| {
-                    anyhow!(
-                        "{}: {option} cannot be written: cannot create a file in {}: {e}",
-                        path.display(),
-                        dir.display()
-                    )
-                })?;
+                temp_in(dir, ".tmp")
+                    .map_err(|e| fail(anyhow!("cannot create a file in {}: {e}", dir.display())))?;
             }
             Target::InPlace { .. } => {
                 #[cfg(unix)]
                 rustix::fs::access(path, rustix::fs::Access::WRITE_OK).map_err(|e| {
                     anyhow!(
-                        "{}: {option} cannot be written: {}",
+                        "{option} {}: cannot be written: {}",
                         path.display(),
                         std::io::Error::from(e)
                     )

@@ -9,6 +9,7 @@ use crate::io::{self, print_out, refuse_overwriting_inputs, say};
 use crate::outcome::Outcome;
 use anyhow::{Result, bail};
 use backprop::{AnyNetwork, Network, Scalar};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 const PREDICT_HELP: &str = "\
@@ -36,7 +37,7 @@ pub struct PredictArgs {
     /// The data: CSV rows of l_0 inputs (optionally followed by l_n targets), or a built-in
     /// set's name.
     #[arg(long, value_name = "DATA")]
-    data: String,
+    data: OsString,
     /// Write the CSV here (atomically) instead of to standard output.
     #[arg(long, value_name = "CSV")]
     out: Option<PathBuf>,

@@ -201,6 +201,7 @@ fn plot_memory<T: Scalar>(plan: &Plan, picture: &Path, sizes: &[usize]) -> Resul
 /// The first problem found, as one line naming the option, file, line or layer at fault.
 pub fn prepare(args: TrainArgs) -> Result<Ready> {
     let Loaded { table, builtin } = input::load_data(&args.data, args.seed)?;
+    let data_path = Path::new(&args.data);
     let init = match &args.init {
         Some(p) => Some(input::load_model(p)?),
         None => None,
@@ -240,7 +241,7 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
             None => bail!(
                 "{}: --layers is needed with a CSV file, e.g. --layers {},8,{} for {} columns \
                  (l_0 inputs, then l_n targets)",
-                args.data,
+                data_path.display(),
                 table.cols.saturating_sub(1).max(1),
                 1,
                 table.cols
@@ -254,7 +255,7 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
         bail!(
             "built-in {} has {} inputs and {} targets, but the network is {} (l_0 = {inputs}, \
              l_n = {outputs})",
-            args.data,
+            data_path.display(),
             b.inputs,
             b.outputs,
             sizes_text(&sizes)
@@ -299,7 +300,6 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
             );
         }
     }
-    let data_path = Path::new(&args.data);
     if builtin.is_none() {
         refuse_overwriting_inputs("--out", &out, &[("data file", data_path)])?;
     }
@@ -415,9 +415,10 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
         None => None,
     };
     let plan = Plan {
-        name: builtin
-            .as_ref()
-            .map_or_else(|| args.data.clone(), |_| args.data.to_ascii_lowercase()),
+        name: builtin.as_ref().map_or_else(
+            || table.source.clone(),
+            |_| args.data.to_string_lossy().to_ascii_lowercase(),
+        ),
         train,
         test,
         inputs,

@@ -18,11 +18,13 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// Set by Ctrl-C; asked before every mini-batch.
+/// Set by Ctrl-C, SIGTERM or SIGHUP (ctrlc's `termination` feature); asked before every
+/// mini-batch.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 fn install_ctrlc() {
-    // A second Ctrl-C exits at once; the files are written atomically, so none is half-written.
+    // A second signal exits at once; the files are written atomically, so none is half-written.
+    // SIGTERM and SIGHUP are handled as Ctrl-C (the handler cannot tell them apart): exit 130.
     let _ = ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
