@@ -123,7 +123,7 @@ pub struct Prepared(Ready);
 enum Ready {
     Train(Box<train::plan::Ready>),
     Grad(grad::Ready),
-    Check(check::Ready),
+    Check(Box<check::Ready>),
     Predict(predict::Ready),
     Data(export::Ready),
 }
@@ -139,7 +139,7 @@ pub fn prepare(cli: Cli) -> anyhow::Result<Prepared> {
     Ok(Prepared(match cli.command {
         Command::Train(args) => Ready::Train(Box::new(train::plan::prepare(args)?)),
         Command::Grad(args) => Ready::Grad(grad::prepare(args)?),
-        Command::Check(args) => Ready::Check(check::prepare(args)?),
+        Command::Check(args) => Ready::Check(Box::new(check::prepare(args)?)),
         Command::Predict(args) => Ready::Predict(predict::prepare(args)?),
         Command::Data(args) => Ready::Data(export::prepare(args)?),
     }))
@@ -158,7 +158,7 @@ impl Prepared {
         match self.0 {
             Ready::Train(r) => train::run::run(*r),
             Ready::Grad(r) => r.run(),
-            Ready::Check(r) => r.run(),
+            Ready::Check(r) => (*r).run(),
             Ready::Predict(r) => r.run(),
             Ready::Data(r) => r.run(),
         }
