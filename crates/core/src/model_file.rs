@@ -4,7 +4,8 @@
 //! row-major order, all of dtype F32 or F64 (the file's dtype decides the scalar type), and in
 //! its `__metadata__` map the key `activation` (a name [`crate::Activation`] parses). Other
 //! tensors and metadata keys are ignored, so a file written by another tool with just these
-//! tensors and that key loads.
+//! tensors and that key loads; a tensor named `W` and digits that does not continue the
+//! sequence (`W10` beside `W0..W2`, `W01`) is an error naming it.
 //!
 //! Files are written atomically: to a temporary file in the same directory, flushed to disk,
 //! then renamed over the target, so a crash never leaves a half-written model.
