@@ -12,12 +12,15 @@ use anyhow::{Result, anyhow, bail};
 use backprop::{Activation, AnyNetwork, Network, Scalar};
 use backprop_gradcheck::{CheckConfig, Mode, Oracle, Verdict};
 use nalgebra::DMatrix;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 const CHECK_HELP: &str = "\
 Exit codes: 0 passed: no element failed and every layer judged at least half of its elements;
 1 some element failed (the report names layer, row, column, the analytic and numerical values
-and the error allowed); 2 bad input; 3 inconclusive: nothing failed, but some layer judged less
+and the error allowed), or a --perturb control was not caught (a failed control: with
+--perturb the exit code is never 0); 2 bad input, a loss or gradient that is not finite
+included (the weights or data overflow: nothing to check); 3 inconclusive: nothing failed, but some layer judged less
 than half of its elements (the rest below the float floor or across a relu kink; the report's
 last line names the layers; check on more samples).
 
@@ -74,7 +77,7 @@ pub struct CheckArgs {
     /// The data: CSV with l_0 inputs then l_n targets per row, or a built-in set's name.
     /// Default: --samples rows of seeded standard-normal inputs and targets.
     #[arg(long, value_name = "DATA")]
-    data: Option<String>,
+    data: Option<OsString>,
     /// Samples of generated data.
     #[arg(long, default_value_t = 4, conflicts_with = "data")]
     samples: usize,
@@ -120,6 +123,10 @@ fn parse_element(s: &str) -> Result<[usize; 3], String> {
 
 /// A check whose network, data and buffers are ready.
 pub struct Ready {
+    /// The network, for errors: "the model PATH" or "the random network SIZES".
+    network: String,
+    /// The data's source, for errors.
+    data: String,
     json: bool,
     perturb: Option<[usize; 3]>,
     config: CheckConfig,
@@ -142,9 +149,10 @@ enum AnyBound {
 impl Ready {
     /// Runs the check and prints the report.
     pub fn run(self) -> Result<Outcome> {
+        let names = self.names();
         let (report, planted) = match self.bound {
-            AnyBound::F32(b) => check_typed(b, &self.config, self.perturb)?,
-            AnyBound::F64(b) => check_typed(b, &self.config, self.perturb)?,
+            AnyBound::F32(b) => check_typed(b, &self.config, self.perturb, &names)?,
+            AnyBound::F64(b) => check_typed(b, &self.config, self.perturb, &names)?,
         };
         if self.json {
             print_out(&format!("{}\n", json(&report, planted.as_ref())))?;
@@ -154,11 +162,23 @@ impl Ready {
                 print_out(&format!("{}\n", planted.describe(&report)))?;
             }
         }
+        // A planted error that is not caught is a failed negative control: exit 1, never 0.
+        if planted
+            .as_ref()
+            .is_some_and(|p| p.outcome(&report) != "caught")
+        {
+            return Ok(Outcome::CheckFailed);
+        }
         Ok(match report.verdict() {
             Verdict::Passed => Outcome::Success,
             Verdict::Failed => Outcome::CheckFailed,
             Verdict::Inconclusive => Outcome::CheckInconclusive,
         })
+    }
+
+    /// "the model PATH on DATA", for errors.
+    fn names(&self) -> String {
+        format!("{} on {}", self.network, self.data)
     }
 
     /// l_0, …, l_n.
@@ -301,11 +321,22 @@ pub fn prepare(args: CheckArgs) -> Result<Ready> {
             );
         }
     }
+    let network = match &args.model {
+        Some(p) => format!("the model {}", p.display()),
+        None => format!(
+            "the random network {} {}",
+            sizes_text(&sizes),
+            net.activation_name()
+        ),
+    };
+    let data = table.source.clone();
     let bound = match net {
         AnyNetwork::F32(n) => AnyBound::F32(bind(n, &table)?),
         AnyNetwork::F64(n) => AnyBound::F64(bind(n, &table)?),
     };
     Ok(Ready {
+        network,
+        data,
         json: args.json,
         perturb: args.perturb,
         config,
@@ -418,6 +449,7 @@ fn check_typed<T: Scalar>(
     bound: Bound<T>,
     config: &CheckConfig,
     perturb: Option<[usize; 3]>,
+    names: &str,
 ) -> Result<(backprop_gradcheck::Report, Option<Planted>)> {
     let Bound {
         net,
@@ -426,7 +458,29 @@ fn check_typed<T: Scalar>(
         mut workspace,
     } = bound;
     let net = &net;
-    workspace.gradient(net, x.as_view(), y.as_view())?;
+    // A loss or gradient that is not finite is a property of the input (weights and data so
+    // large that the outputs or their squares overflow), not a wrong gradient: refused with
+    // exit 2, never reported as a failed check.
+    let e = workspace.gradient(net, x.as_view(), y.as_view())?;
+    if !e.finite() {
+        bail!(
+            "{names}: E = {e} is not finite (the outputs or their squared errors overflow \
+             {}); a gradient check needs a finite loss: scale the data or the weights down",
+            T::DTYPE.name().to_ascii_lowercase()
+        );
+    }
+    for (i, g) in workspace.gradient_ref().layers().iter().enumerate() {
+        if let Some(p) = g.iter().position(|v| !v.finite()) {
+            let (j, k) = (p % g.nrows(), p / g.nrows());
+            bail!(
+                "{names}: ∂E/∂W_{i}[{j},{k}] = {} is not finite (E = {e} is, but its \
+                 derivative overflows {}); a gradient check needs a finite gradient: scale \
+                 the data or the weights down",
+                g[(j, k)],
+                T::DTYPE.name().to_ascii_lowercase()
+            );
+        }
+    }
     let mut analytic = workspace.gradient_ref().clone();
     let mut planted = None;
     if let Some([i, j, k]) = perturb {
@@ -463,5 +517,16 @@ fn check_typed<T: Scalar>(
     let report =
         backprop_gradcheck::check_network(net, x.as_view(), y.as_view(), &analytic, config)
             .map_err(|e| anyhow!("{e}"))?;
+    // E finite at W but not at W ± h: the loss overflows next to the point, an input problem.
+    if let Some(f) = report.failures().find(|f| !f.numeric.is_finite()) {
+        bail!(
+            "{names}: E is finite, but not next to W_{}[{},{}] (the numerical derivative is \
+             {}): the loss is at the edge of overflow; scale the data or the weights down",
+            f.layer,
+            f.row,
+            f.col,
+            f.numeric
+        );
+    }
     Ok((report, planted))
 }

@@ -1,7 +1,8 @@
 //! Data files: CSV, one sample a row, the l_0 inputs then the l_n targets (DESIGN.md §3).
 //!
-//! An optional header row (any field of the first row that is not a number) is skipped. Every
-//! other field must be a finite number; a bad field is an error naming the file, the line and the
+//! An optional header row is skipped: a first row none of whose fields is a number. A first
+//! row with numbers and a field that is not one (`1,2,x`) is a bad data row, refused with its
+//! line and field, not taken as a header. Every other field must be a finite number; a bad field is an error naming the file, the line and the
 //! field (1-based, as an editor shows them). Rows must all have the same number of fields.
 
 use anyhow::{Result, bail};
@@ -108,9 +109,10 @@ impl Table {
     }
 }
 
-/// The first row is a header when any of its fields is not a number.
+/// The first row is a header when none of its fields is a number (a row with numbers and a
+/// bad field is refused by [`mixed_first_row`] before this is asked).
 fn is_header(record: &csv::StringRecord) -> bool {
-    record.iter().any(|f| f.trim().parse::<f64>().is_err())
+    record.iter().all(|f| f.trim().parse::<f64>().is_err())
 }
 
 /// Reads a data file. Errors name the file, and for a bad row its line and field.
@@ -163,46 +165,65 @@ fn table_bytes(values: usize, rows: usize) -> u128 {
     (values as u128 + rows as u128) * 8
 }
 
-/// Reserves room for `more` values (and one row) in the table being read, checking first that
-/// the grown table and the text it is read from fit in the memory limit.
+/// How the table grew while a file was read: the reallocations of its two vectors and the
+/// bytes they moved (each reallocation counted as a copy of everything held so far, the worst
+/// an allocator can do).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Growth {
+    /// Times the table's storage was enlarged.
+    pub reallocations: usize,
+    /// Bytes held by the table at those times, summed: what the enlargements may copy.
+    pub bytes_copied: u128,
+}
+
+/// Reserves room for one more row of `cols` values in the table being read, checking first
+/// that the grown table and the text it is read from fit in `limit`.
 ///
-/// Growth doubles, so the check runs O(log N) times. Near the limit it grows by an eighth, then
-/// by exactly what is needed, so a table is refused only when the rows read so far, plus
-/// this one, do not fit.
+/// The capacity doubles (from 64 rows), capped at the most rows the limit allows beside the
+/// text: O(log N) reallocations and O(N) bytes moved at any limit, and a table is refused
+/// only when the rows read so far, plus this one, do not fit.
 fn reserve(
     source: &str,
     text: usize,
-    values: &mut Vec<f64>,
-    lines: &mut Vec<u64>,
-    more: usize,
+    limit: u128,
+    table: (&mut Vec<f64>, &mut Vec<u64>),
+    cols: usize,
+    growth: &mut Growth,
 ) -> Result<()> {
-    let need_values = values.len().saturating_add(more);
-    let need_lines = lines.len().saturating_add(1);
-    if need_values <= values.capacity() && need_lines <= lines.capacity() {
+    let (values, lines) = table;
+    let need_rows = lines.len().saturating_add(1);
+    let need_values = values.len().saturating_add(cols);
+    if need_values <= values.capacity() && need_rows <= lines.capacity() {
         return Ok(());
     }
-    let limit = crate::budget::limit();
-    let bytes = |v: usize, l: usize| text as u128 + table_bytes(v, l);
-    let grown = |factor: fn(usize) -> usize| {
-        (
-            need_values.max(factor(values.capacity())),
-            need_lines.max(factor(lines.capacity())),
-        )
-    };
-    let (v, l) = [
-        grown(|c| c.saturating_mul(2).max(64)),
-        grown(|c| c.saturating_add(c / 8)),
-    ]
-    .into_iter()
-    .find(|&(v, l)| bytes(v, l) <= limit)
-    .unwrap_or((need_values, need_lines));
-    crate::budget::check(
-        || format!("reading {source} ({} rows so far)", lines.len()),
-        bytes(v, l),
-    )?;
-    values.reserve_exact(v - values.len());
-    lines.reserve_exact(l - lines.len());
+    let bytes = text as u128 + table_bytes(need_values, need_rows);
+    if bytes > limit {
+        bail!(
+            "reading {source} ({} rows so far) needs {bytes} bytes, more than the limit of \
+             {limit} bytes",
+            lines.len()
+        );
+    }
+    // Rows of cols values and one line number each that fit beside the text (≥ need_rows,
+    // checked above).
+    let room = (limit - text as u128) / ((cols as u128 + 1) * 8);
+    let rows = (lines.capacity().saturating_mul(2).max(64) as u128).min(room) as usize;
+    let rows = rows.max(need_rows);
+    growth.reallocations += 1;
+    growth.bytes_copied += table_bytes(values.len(), lines.len());
+    values.reserve_exact(rows.saturating_mul(cols) - values.len());
+    lines.reserve_exact(rows - lines.len());
     Ok(())
+}
+
+/// The first non-numeric field of a first row that also holds numbers: such a row is data
+/// with a bad field, not a header. `None` when the row is all numbers or all text.
+fn mixed_first_row(record: &csv::StringRecord) -> Option<(usize, &str)> {
+    let numeric = |f: &str| f.parse::<f64>().is_ok();
+    if !record.iter().any(numeric) {
+        return None;
+    }
+    record.iter().enumerate().find(|&(_, f)| !numeric(f))
 }
 
 /// Reads CSV from bytes in memory; `path` names it in errors.
@@ -211,6 +232,20 @@ fn reserve(
 /// A bad field, a ragged row or no data rows, naming the line and field; a table that would
 /// exceed the memory limit, with the bytes needed and the limit.
 pub fn read_csv_from(bytes: &[u8], path: PathBuf) -> Result<Table> {
+    read_csv_within(bytes, path, crate::budget::limit(), &mut Growth::default())
+}
+
+/// [`read_csv_from`] with the memory limit given (`limit` bytes for the text and the table
+/// together), recording in `growth` how the table grew.
+///
+/// # Errors
+/// As [`read_csv_from`].
+pub fn read_csv_within(
+    bytes: &[u8],
+    path: PathBuf,
+    limit: u128,
+    growth: &mut Growth,
+) -> Result<Table> {
     let source = path.display().to_string();
     // A UTF-8 byte-order mark (as some spreadsheets write) is not part of the first field.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -250,6 +285,16 @@ pub fn read_csv_from(bytes: &[u8], path: PathBuf) -> Result<Table> {
         if record.len() == 1 && record[0].is_empty() {
             continue;
         }
+        if index == 0
+            && let Some((k, field)) = mixed_first_row(&record)
+        {
+            bail!(
+                "{source}: line {line}, field {}: {} is not a number (the row's other fields \
+                 are, so it is not a header: a header has no numeric field)",
+                k + 1,
+                shown(field)
+            );
+        }
         if index == 0 && is_header(&record) {
             header = Some(record.iter().map(str::to_string).collect());
             cols = record.len();
@@ -266,17 +311,20 @@ pub fn read_csv_from(bytes: &[u8], path: PathBuf) -> Result<Table> {
                 record.len()
             );
         }
-        reserve(&source, bytes.len(), &mut values, &mut lines, record.len())?;
+        reserve(
+            &source,
+            bytes.len(),
+            limit,
+            (&mut values, &mut lines),
+            record.len(),
+            growth,
+        )?;
         for (k, field) in record.iter().enumerate() {
             let v: f64 = field.parse().map_err(|_| {
-                let shown = if field.is_empty() {
-                    "an empty field".to_string()
-                } else {
-                    format!("{:?}", truncate(field, 40))
-                };
                 anyhow::anyhow!(
-                    "{source}: line {line}, field {}: {shown} is not a number",
-                    k + 1
+                    "{source}: line {line}, field {}: {} is not a number",
+                    k + 1,
+                    shown(field)
                 )
             })?;
             if !v.is_finite() {
@@ -306,6 +354,15 @@ pub fn read_csv_from(bytes: &[u8], path: PathBuf) -> Result<Table> {
         cols,
         lines,
     })
+}
+
+/// A field as an error shows it: quoted and cut at 40 characters, or "an empty field".
+fn shown(field: &str) -> String {
+    if field.is_empty() {
+        "an empty field".to_string()
+    } else {
+        format!("{:?}", truncate(field, 40))
+    }
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -5,7 +5,7 @@
 use crate::datasets::{self, Builtin};
 use crate::io::{self, say};
 use crate::outcome::Outcome;
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 use std::path::PathBuf;
 
 const DATA_HELP: &str = "\
@@ -62,7 +62,12 @@ impl Ready {
             text.push_str(&row.join(","));
             text.push('\n');
         }
+        // Written to standard output (--out /dev/stdout): no line after the CSV.
+        let quiet = io::is_stdout(&self.out);
         io::write_file(&self.out, text.as_bytes())?;
+        if quiet {
+            return Ok(Outcome::Success);
+        }
         say(&format!(
             "wrote {}: {} samples of {} inputs and {} targets{}",
             self.out.display(),
@@ -75,6 +80,11 @@ impl Ready {
             }
         ));
         Ok(Outcome::Success)
+    }
+
+    /// The CSV file, as `--out`.
+    pub fn outputs(&self) -> Vec<(String, PathBuf)> {
+        vec![("--out".to_string(), self.out.clone())]
     }
 
     /// l_0 and l_n of the set.
@@ -93,12 +103,7 @@ impl Ready {
 /// # Errors
 /// An unknown set's name (the message lists the built-in ones).
 pub fn prepare(args: DataArgs) -> Result<Ready> {
-    if args.out.is_dir() {
-        bail!(
-            "{}: is a directory; give --out a file name",
-            args.out.display()
-        );
-    }
+    io::check_outputs(&[("--out".to_string(), args.out.clone())])?;
     let set = datasets::builtin(&args.set.to_ascii_lowercase(), args.seed)
         .map_err(|e| anyhow!("built-in {}: {e}", args.set))?
         .ok_or_else(|| {

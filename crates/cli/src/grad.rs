@@ -10,11 +10,12 @@
 use crate::budget;
 use crate::data::Table;
 use crate::input;
-use crate::io::{print_out, refuse_overwriting_inputs};
+use crate::io::{self, print_out, refuse_overwriting_inputs};
 use crate::outcome::Outcome;
 use crate::tensors;
 use anyhow::{Result, anyhow};
 use backprop::{AnyNetwork, Network, Scalar};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 const GRAD_HELP: &str = "\
@@ -47,7 +48,7 @@ pub struct GradArgs {
     model: PathBuf,
     /// The data: CSV with l_0 inputs then l_n targets per row (or a built-in set's name).
     #[arg(long, value_name = "DATA")]
-    data: String,
+    data: OsString,
     /// The gradient file to write (tensors dW0, dW1, …).
     #[arg(long, value_name = "GRADIENT")]
     out: PathBuf,
@@ -80,6 +81,11 @@ impl Ready {
         Ok(Outcome::Success)
     }
 
+    /// The gradient file, as `--out`.
+    pub fn outputs(&self) -> Vec<(String, PathBuf)> {
+        vec![("--out".to_string(), self.args.out.clone())]
+    }
+
     /// l_0, …, l_n.
     pub fn network_sizes(&self) -> Vec<usize> {
         self.net.sizes()
@@ -93,6 +99,7 @@ impl Ready {
 
 /// Loads the model and the data and checks that they fit each other and the memory limit.
 pub fn prepare(args: GradArgs) -> Result<Ready> {
+    io::check_outputs(&[("--out".to_string(), args.out.clone())])?;
     refuse_overwriting_inputs(
         "--out",
         &args.out,

@@ -15,9 +15,10 @@ a_0 = x,   z_{i+1} = W_i a_i,   a_i = σ(z_i) (i = 1..n−1),   output z_n,   E 
   predicted class, argmax_k z_n^k.
 * `backprop data`: a built-in data set written as a CSV file.
 
-Exit codes: 0 success; 1 `check` found a wrong gradient element; 2 bad input, bad usage or a
-failed run (the message names the file, line, field or layer at fault); 130 `train` stopped by
-Ctrl-C (the model of the last complete epoch is written).
+Exit codes: 0 success; 1 `check` found a wrong gradient element (or a `--perturb` control was
+not caught); 2 bad input, bad usage or a failed run (the message names the file, line, field or
+layer at fault); 3 `check` inconclusive; 130 `train` stopped by Ctrl-C, SIGTERM or SIGHUP (the
+model of the last complete epoch is written).
 
 # The library
 
@@ -25,7 +26,8 @@ The binary is a thin `main` over this library (`backprop_cli`), so that tests an
 drive exactly the code a user runs. [`parse`] turns arguments into a [`Cli`]; [`prepare`] does
 everything a command does before its real work (read and check the data and model files, build
 the network, check every size against the memory limit, refuse output paths that would
-overwrite an input) and writes nothing; [`Prepared::run`] does the work and writes the outputs.
+overwrite an input) and writes nothing; [`Prepared::run`] first proves every output writable (a temporary file created and removed in
+each output's directory), then does the work and writes the outputs.
 [`data`] is the CSV reader.
 
 The modules, each one concept, with their uses pointing one way (`python3
@@ -70,9 +72,10 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 success; 1 `check` found a wrong gradient element; 2 bad input, bad usage or a
-failed run (one line `error: ...` naming the file, line, field or layer at fault); 130 `train`
-interrupted by Ctrl-C (the last complete epoch's model is written).
+Exit codes: 0 success; 1 `check` found a wrong gradient element (or a --perturb control was not
+caught); 2 bad input, bad usage or a failed run (one line `error: ...` naming the file, line,
+field or layer at fault); 3 `check` inconclusive; 130 `train` interrupted by Ctrl-C, SIGTERM or
+SIGHUP (the last complete epoch's model is written).
 
 Examples:
   backprop train                # two spirals, a 2-24-24-2 tanh network, about a second
@@ -120,7 +123,7 @@ pub struct Prepared(Ready);
 enum Ready {
     Train(Box<train::plan::Ready>),
     Grad(grad::Ready),
-    Check(check::Ready),
+    Check(Box<check::Ready>),
     Predict(predict::Ready),
     Data(export::Ready),
 }
@@ -136,25 +139,39 @@ pub fn prepare(cli: Cli) -> anyhow::Result<Prepared> {
     Ok(Prepared(match cli.command {
         Command::Train(args) => Ready::Train(Box::new(train::plan::prepare(args)?)),
         Command::Grad(args) => Ready::Grad(grad::prepare(args)?),
-        Command::Check(args) => Ready::Check(check::prepare(args)?),
+        Command::Check(args) => Ready::Check(Box::new(check::prepare(args)?)),
         Command::Predict(args) => Ready::Predict(predict::prepare(args)?),
         Command::Data(args) => Ready::Data(export::prepare(args)?),
     }))
 }
 
 impl Prepared {
-    /// Runs the command: trains, computes the gradient, checks or predicts, and writes its
-    /// outputs (atomically).
+    /// Runs the command: first proves every output writable (`io::probe_outputs`: a
+    /// temporary file created and removed in each output's directory), then trains, computes
+    /// the gradient, checks or predicts, and writes its outputs (atomically).
     ///
     /// # Errors
     /// A failed run (a non-finite loss, a file that cannot be written), as one line.
     pub fn run(self) -> anyhow::Result<Outcome> {
+        // Before any work: a run that cannot save its outputs never starts.
+        io::probe_outputs(&self.outputs())?;
         match self.0 {
             Ready::Train(r) => train::run::run(*r),
             Ready::Grad(r) => r.run(),
-            Ready::Check(r) => r.run(),
+            Ready::Check(r) => (*r).run(),
             Ready::Predict(r) => r.run(),
             Ready::Data(r) => r.run(),
+        }
+    }
+
+    /// The files the command will write, each with the option (or default) naming it.
+    pub fn outputs(&self) -> Vec<(String, std::path::PathBuf)> {
+        match &self.0 {
+            Ready::Train(r) => r.plan.files.clone(),
+            Ready::Grad(r) => r.outputs(),
+            Ready::Check(_) => vec![],
+            Ready::Predict(r) => r.outputs(),
+            Ready::Data(r) => r.outputs(),
         }
     }
 

@@ -5,12 +5,12 @@
 pub enum Outcome {
     /// Exit 0.
     Success,
-    /// `check` found a failing element: exit 1.
+    /// `check` found a failing element, or a `--perturb` control was not caught: exit 1.
     CheckFailed,
     /// `check` found no failing element but judged too little of some layer to conclude
     /// (`backprop_gradcheck::Verdict::Inconclusive`): exit 3, distinct from bad usage's 2.
     CheckInconclusive,
-    /// `train` stopped by Ctrl-C after writing its model: exit 130.
+    /// `train` stopped by Ctrl-C (or SIGTERM, SIGHUP) after writing its model: exit 130.
     Interrupted,
 }
 

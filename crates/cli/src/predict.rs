@@ -9,6 +9,7 @@ use crate::io::{self, print_out, refuse_overwriting_inputs, say};
 use crate::outcome::Outcome;
 use anyhow::{Result, bail};
 use backprop::{AnyNetwork, Network, Scalar};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 const PREDICT_HELP: &str = "\
@@ -36,7 +37,7 @@ pub struct PredictArgs {
     /// The data: CSV rows of l_0 inputs (optionally followed by l_n targets), or a built-in
     /// set's name.
     #[arg(long, value_name = "DATA")]
-    data: String,
+    data: OsString,
     /// Write the CSV here (atomically) instead of to standard output.
     #[arg(long, value_name = "CSV")]
     out: Option<PathBuf>,
@@ -66,16 +67,29 @@ impl Ready {
         };
         match &self.args.out {
             Some(out) => {
+                // Written to standard output (--out /dev/stdout): no line after the CSV.
+                let quiet = io::is_stdout(out);
                 io::write_file(out, text.as_bytes())?;
-                say(&format!(
-                    "wrote {} predictions to {}",
-                    self.table.rows(),
-                    out.display()
-                ));
+                if !quiet {
+                    say(&format!(
+                        "wrote {} predictions to {}",
+                        self.table.rows(),
+                        out.display()
+                    ));
+                }
             }
             None => print_out(&text)?,
         }
         Ok(Outcome::Success)
+    }
+
+    /// The CSV file of `--out`, when given.
+    pub fn outputs(&self) -> Vec<(String, PathBuf)> {
+        self.args
+            .out
+            .iter()
+            .map(|p| ("--out".to_string(), p.clone()))
+            .collect()
     }
 
     /// l_0, …, l_n.
@@ -92,6 +106,7 @@ impl Ready {
 /// Loads the model and the data and checks that they fit each other and the memory limit.
 pub fn prepare(args: PredictArgs) -> Result<Ready> {
     if let Some(out) = &args.out {
+        io::check_outputs(&[("--out".to_string(), out.clone())])?;
         refuse_overwriting_inputs(
             "--out",
             out,

@@ -1458,3 +1458,487 @@ fn the_real_data_sets_name_the_feature_they_need() {
     let out = run_in(dir.path(), &["train", "--data", "digits"]);
     assert_refused(&out, &["digits", "`digits` feature"]);
 }
+
+// Issue 18: no lost work, no clobbered files, bounded reading that stays fast.
+
+/// Makes a FIFO with `mkfifo`; `None` (the caller skips, saying so) where it cannot.
+#[cfg(unix)]
+fn mkfifo(path: &Path) -> Option<()> {
+    let ok = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: mkfifo {} failed", path.display());
+    }
+    ok.then_some(())
+}
+
+/// Item 1: a FIFO is written in place (its reader gets the CSV, the FIFO stays a FIFO); a
+/// character device made with a private `mknod` (root only) stays a device; a path that is
+/// standard output gets the CSV on standard output and no other line.
+#[cfg(unix)]
+#[test]
+fn a_fifo_a_device_or_stdout_as_out_is_written_in_place_never_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.csv");
+    if mkfifo(&fifo).is_some() {
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        let out = run_in(dir.path(), &["data", "xor", "--out", "pipe.csv"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let csv = reader.join().unwrap();
+        assert_eq!(csv.lines().count(), 401, "{csv:.200}");
+        assert!(csv.starts_with("x0,x1,"), "{csv:.200}");
+        let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(kind.is_fifo(), "the FIFO was replaced: {kind:?}");
+        assert_only(dir.path(), &["pipe.csv"]);
+    }
+    // A private /dev/null (1, 3): only root may make one.
+    let null = dir.path().join("null");
+    let made = Command::new("mknod")
+        .arg(&null)
+        .args(["c", "1", "3"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if made {
+        let out = run_in(dir.path(), &["data", "xor", "--out", "null"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let kind = std::fs::symlink_metadata(&null).unwrap().file_type();
+        assert!(kind.is_char_device(), "the device was replaced: {kind:?}");
+    } else {
+        eprintln!("skipped: mknod needs root; the device case is covered by the FIFO above");
+    }
+    // A link to this process's standard output, as /dev/stdout is.
+    let model = model_and_data(dir.path());
+    std::os::unix::fs::symlink("/proc/self/fd/1", dir.path().join("stdout")).unwrap();
+    if Path::new("/proc/self/fd/1").exists() {
+        let out = run_in(
+            dir.path(),
+            &[
+                "predict",
+                "--model",
+                "model.safetensors",
+                "--data",
+                "data.csv",
+                "--out",
+                "stdout",
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let csv = text(&out.stdout);
+        assert!(csv.starts_with("z0,z1\n"), "{csv}");
+        assert_eq!(csv.lines().count(), 6, "the CSV and no other line: {csv}");
+        let kind = std::fs::symlink_metadata(dir.path().join("stdout"))
+            .unwrap()
+            .file_type();
+        assert!(kind.is_symlink(), "the link was replaced");
+    }
+    drop(model);
+}
+
+/// Item 1: a symbolic link is written through (it stays a link, the file it names gets the
+/// contents), and an existing file keeps its permission bits.
+#[cfg(unix)]
+#[test]
+fn a_linked_out_is_written_through_the_link_and_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("real")).unwrap();
+    let file = write(dir.path(), "real/data.csv", "old\n");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::symlink("real/data.csv", dir.path().join("link.csv")).unwrap();
+    let out = run_in(dir.path(), &["data", "xor", "--out", "link.csv"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let link = std::fs::symlink_metadata(dir.path().join("link.csv")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link was replaced");
+    let csv = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(csv.lines().count(), 401);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "mode {mode:o}");
+    // A dangling link: the file it names is created, the link stays.
+    std::os::unix::fs::symlink("real/new.csv", dir.path().join("new.csv")).unwrap();
+    let out = run_in(dir.path(), &["data", "xor", "--out", "new.csv"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("real/new.csv").is_file());
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("new.csv"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_only(&dir.path().join("real"), &["data.csv", "new.csv"]);
+}
+
+/// Item 1: a block device is refused, never written (the first one in /dev, if any).
+#[cfg(unix)]
+#[test]
+fn a_block_device_as_out_is_refused() {
+    use std::os::unix::fs::FileTypeExt;
+    let Some(device) = std::fs::read_dir("/dev").ok().and_then(|d| {
+        d.flatten()
+            .find(|e| e.file_type().is_ok_and(|t| t.is_block_device()))
+            .map(|e| e.path())
+    }) else {
+        eprintln!("skipped: no block device in /dev");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    model_and_data(dir.path());
+    let device = device.to_str().unwrap();
+    let out = run_in(dir.path(), &["data", "xor", "--out", device]);
+    assert_refused(
+        &out,
+        &[device, "is a block device; refusing to write over it"],
+    );
+}
+
+/// Item 2: an output that cannot be written is refused before the first epoch, with nothing
+/// trained and nothing written: a directory as --out or --history, two outputs naming one
+/// file, a directory that cannot be written in (read-only for a user; under /proc for root).
+#[test]
+fn outputs_are_proven_writable_before_the_first_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train", "--data", "xor", "--epochs", "100000000"];
+        args.extend_from_slice(extra);
+        let started = std::time::Instant::now();
+        let out = run_in(dir.path(), &args);
+        // 10^8 epochs would take hours: a refusal within seconds is one before training.
+        assert!(started.elapsed().as_secs() < 60);
+        out
+    };
+    assert_refused(&train(&["--out", "sub"]), &["--out sub: is a directory"]);
+    assert_refused(
+        &train(&["--history", "sub"]),
+        &["--history sub: is a directory"],
+    );
+    assert_refused(
+        &train(&["--plot", "h.svg", "--history", "h.svg"]),
+        &["--history names the same file as --plot"],
+    );
+    assert_refused(
+        &train(&["--out", "sub/m.st", "--boundary", "sub/../sub/m.loss.png"]),
+        &["--boundary names the same file as the default --plot"],
+    );
+    let unwritable = if cfg!(target_os = "linux") {
+        Some("/proc/backprop-test/m.safetensors".to_string())
+    } else {
+        None
+    };
+    if let Some(path) = unwritable {
+        let out = train(&["--out", &path]);
+        assert_refused(&out, &[&path, "cannot create directory"]);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let ro = dir.path().join("ro");
+        std::fs::create_dir(&ro).unwrap();
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+        if std::fs::write(ro.join("probe"), "").is_ok() {
+            eprintln!("skipped: a read-only directory is writable here (root)");
+            std::fs::remove_file(ro.join("probe")).unwrap();
+        } else {
+            let out = train(&["--out", "ro/m.safetensors"]);
+            assert_refused(
+                &out,
+                &[
+                    "--out ro/m.safetensors: cannot be written",
+                    "cannot create a file in ro",
+                ],
+            );
+        }
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_only(&ro, &[]);
+    }
+    assert_only(dir.path(), &["ro", "sub"][..if cfg!(unix) { 2 } else { 1 }]);
+    assert_only(&dir.path().join("sub"), &[]);
+}
+
+/// Item 3: reading a CSV file at the tightest limit it fits in takes O(log N) reallocations
+/// and moves under twice the table's bytes (not one reallocation a row); one byte less is refused at the last row,
+/// having done no more. Counted, not timed.
+#[test]
+fn reading_csv_near_the_memory_limit_stays_linear() {
+    use backprop_cli::data::{Growth, read_csv_within};
+    for rows in [10_000usize, 40_000, 100_000] {
+        let mut csv = String::with_capacity(rows * 16);
+        for i in 0..rows {
+            csv.push_str(&format!("{},{}.5,{}\n", i % 97, i % 13, i % 7));
+        }
+        // The text, then 8 bytes a value and 8 a row (its line number): 3 values a row.
+        let need = csv.len() as u128 + rows as u128 * 32;
+        let mut growth = Growth::default();
+        let t = read_csv_within(csv.as_bytes(), "big.csv".into(), need, &mut growth).unwrap();
+        assert_eq!(t.rows(), rows);
+        let doublings = (rows as f64 / 64.0).log2().ceil() as usize;
+        assert!(
+            growth.reallocations <= doublings + 2,
+            "{rows} rows: {growth:?}, at most {} expected",
+            doublings + 2
+        );
+        // Doubling: everything moved before the cap is less than twice the final table.
+        assert!(
+            growth.bytes_copied <= 2 * rows as u128 * 32,
+            "{rows} rows: {growth:?} moves more than twice the table"
+        );
+        let mut growth = Growth::default();
+        let err = read_csv_within(csv.as_bytes(), "big.csv".into(), need - 1, &mut growth)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("reading big.csv ({} rows so far) needs", rows - 1)),
+            "{err}"
+        );
+        assert!(growth.reallocations <= doublings + 2, "{growth:?}");
+        eprintln!("{rows} rows at the limit: {growth:?}");
+    }
+}
+
+/// A 3-4-2 identity network whose weights are 1e200: its outputs overflow, so E = inf.
+fn overflowing_model(dir: &Path) {
+    Network::<f64>::from_weights(
+        vec![
+            DMatrix::from_element(4, 3, 1e200),
+            DMatrix::from_element(2, 4, 1e200),
+        ],
+        Activation::Identity,
+    )
+    .unwrap()
+    .save(dir.join("huge.safetensors"))
+    .unwrap();
+}
+
+/// Item 4: a model whose loss is not finite is an input problem for `check` (exit 2, the
+/// reason named, never FAILED) as for `grad`; `train --init` refuses it without blaming the
+/// learning rate, and writes nothing.
+#[test]
+fn a_non_finite_loss_is_bad_input_for_check_and_train_not_a_wrong_gradient() {
+    let dir = tempfile::tempdir().unwrap();
+    model_and_data(dir.path());
+    overflowing_model(dir.path());
+    let check = ["check", "--model", "huge.safetensors", "--data", "data.csv"];
+    let err = assert_refused(
+        &run_in(dir.path(), &check),
+        &[
+            "the model huge.safetensors on data.csv: E = ",
+            "is not finite",
+        ],
+    );
+    assert!(!err.contains("FAILED") && !err.contains("wrong"), "{err}");
+    assert_refused(
+        &run_in(dir.path(), &[&check[..], &["--json"]].concat()),
+        &["is not finite"],
+    );
+    let grad = [
+        "grad",
+        "--model",
+        "huge.safetensors",
+        "--data",
+        "data.csv",
+        "--out",
+        "g.st",
+    ];
+    assert_refused(&run_in(dir.path(), &grad), &["is not finite"]);
+    let train = [
+        "train",
+        "--init",
+        "huge.safetensors",
+        "--data",
+        "data.csv",
+        "--out",
+        "t.st",
+    ];
+    let err = assert_refused(
+        &run_in(dir.path(), &train),
+        &[
+            "the --init model huge.safetensors: E = ",
+            "before any training",
+        ],
+    );
+    assert!(!err.contains("--lr"), "{err}");
+    assert_only(
+        dir.path(),
+        &["data.csv", "huge.safetensors", "model.safetensors"],
+    );
+}
+
+/// Item 5: a successful save removes the stale temporary files of the project's pattern in
+/// its directory (writer gone and untouched for minutes, or untouched for a day), and keeps
+/// every other file: fresh ones, ones of a running process, other names, links.
+#[test]
+fn a_save_removes_stale_temporary_files_and_nothing_else() {
+    use std::time::{Duration, SystemTime};
+    let dir = tempfile::tempdir().unwrap();
+    let aged = |name: &str, age: u64| {
+        let p = write(dir.path(), name, "partial");
+        let f = std::fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(age))
+            .unwrap();
+    };
+    // 999999999 is above Linux's largest PID (2^22): never a running process.
+    let gone_old = ".backprop-999999999-aB3dE9.tmp";
+    let gone_png = ".backprop-999999999-Zz09Yy.tmp.png";
+    let gone_fresh = ".backprop-999999999-fresh1.tmp";
+    let legacy_old = ".backprop-x1Y2z3.tmp";
+    let legacy_recent = ".backprop-q1W2e3.tmp";
+    let running = format!(".backprop-{}-runnin.tmp", std::process::id());
+    aged(gone_old, 600);
+    aged(gone_png, 600);
+    aged(gone_fresh, 10);
+    aged(legacy_old, 2 * 86_400);
+    aged(legacy_recent, 3_600);
+    aged(&running, 3_600);
+    aged(".backprop-notes.tmp", 2 * 86_400);
+    aged("mine.tmp", 2 * 86_400);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(
+        "mine.tmp",
+        dir.path().join(".backprop-999999999-linked.tmp"),
+    )
+    .unwrap();
+    let out = run_in(dir.path(), &["data", "xor", "--out", "d.csv"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut keep = vec![
+        "d.csv",
+        gone_fresh,
+        legacy_recent,
+        &running,
+        ".backprop-notes.tmp",
+        "mine.tmp",
+    ];
+    if !cfg!(target_os = "linux") {
+        // Without /proc a dead writer cannot be told: only the day-old file goes.
+        keep.extend([gone_old, gone_png]);
+    }
+    if cfg!(unix) {
+        keep.push(".backprop-999999999-linked.tmp");
+    }
+    assert_only(dir.path(), &keep);
+}
+
+/// Item 6: `--data` takes a path that is not UTF-8, as `--model` and `--out` do.
+#[cfg(unix)]
+#[test]
+fn data_accepts_a_path_that_is_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    model_and_data(dir.path());
+    let name = std::ffi::OsStr::from_bytes(b"d\xff\xfe.csv");
+    std::fs::copy(dir.path().join("data.csv"), dir.path().join(name)).unwrap();
+    let out = bin()
+        .args(["predict", "--model", "model.safetensors", "--data"])
+        .arg(name)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 6);
+    let out = bin()
+        .args([
+            "train",
+            "--layers",
+            "3,2",
+            "--epochs",
+            "1",
+            "--no-plots",
+            "--data",
+        ])
+        .arg(name)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// Item 6: a `--perturb` control that is not caught (here: planted in W_0 of a relu network
+/// whose every z_1 is at the kink, so the element is not judged) is a failed control: exit 1,
+/// as a caught one; never 0.
+#[test]
+fn an_uncaught_perturb_control_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    model_and_data(dir.path());
+    Network::<f64>::from_weights(
+        vec![DMatrix::zeros(4, 3), DMatrix::from_element(2, 4, 0.5)],
+        Activation::Relu,
+    )
+    .unwrap()
+    .save(dir.path().join("dead.safetensors"))
+    .unwrap();
+    let args = [
+        "check",
+        "--model",
+        "dead.safetensors",
+        "--data",
+        "data.csv",
+        "--perturb",
+        "0,1,1",
+        "--json",
+    ];
+    let out = run_in(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["negative_control"]["outcome"], "not judged");
+    // The same control on the good model is caught: exit 1 too.
+    let args = [
+        "check",
+        "--model",
+        "model.safetensors",
+        "--data",
+        "data.csv",
+        "--perturb",
+        "0,1,1",
+        "--json",
+    ];
+    let out = run_in(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["negative_control"]["outcome"], "caught");
+}
+
+/// Item 6: SIGTERM stops training as Ctrl-C does: the model of the last complete epoch is
+/// written, exit 130.
+#[cfg(unix)]
+#[test]
+fn sigterm_writes_the_last_complete_epoch_like_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, mut lines) = spawn_lines(
+        dir.path(),
+        &[
+            "train",
+            "--data",
+            "xor",
+            "--epochs",
+            "100000000",
+            "--log-every",
+            "1",
+            "--no-plots",
+        ],
+    );
+    let mut epochs = 0;
+    while epochs < 2 {
+        let line = lines.next().expect("training prints epochs").unwrap();
+        if line.starts_with("epoch ") {
+            epochs += 1;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    assert_eq!(child.wait().unwrap().code(), Some(130), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l == "wrote model.safetensors: the model"),
+        "{rest:?}"
+    );
+    Network::<f64>::load(dir.path().join("model.safetensors")).unwrap();
+}

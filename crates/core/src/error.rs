@@ -155,6 +155,20 @@ pub enum ModelError {
         /// The tensor that should be there.
         name: String,
     },
+    /// A tensor named like a weight (`W` and digits) that does not continue the sequence
+    /// W0, W1, … (it comes after a gap, or has a leading zero).
+    #[error(
+        "unexpected tensor {name} after {after} (there is no {missing}; the weights are \
+         numbered from 0 without a gap)"
+    )]
+    UnexpectedTensor {
+        /// The tensor's name.
+        name: String,
+        /// The weights that are in sequence, `W0..W2`.
+        after: String,
+        /// The first name missing from the sequence.
+        missing: String,
+    },
     /// A tensor named like a weight, but not 2-D.
     #[error("tensor {tensor} has {dims} dimensions {shape:?}; a weight matrix has 2")]
     Rank {

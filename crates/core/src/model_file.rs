@@ -4,7 +4,8 @@
 //! row-major order, all of dtype F32 or F64 (the file's dtype decides the scalar type), and in
 //! its `__metadata__` map the key `activation` (a name [`crate::Activation`] parses). Other
 //! tensors and metadata keys are ignored, so a file written by another tool with just these
-//! tensors and that key loads.
+//! tensors and that key loads; a tensor named `W` and digits that does not continue the
+//! sequence (`W10` beside `W0..W2`, `W01`) is an error naming it.
 //!
 //! Files are written atomically: to a temporary file in the same directory, flushed to disk,
 //! then renamed over the target, so a crash never leaves a half-written model.
@@ -153,20 +154,49 @@ fn weight_views<'a>(
     st: &SafeTensors<'a>,
     prefix: &str,
 ) -> Result<(Dtype, Vec<TensorView<'a>>)> {
+    // The weights are {prefix}0, {prefix}1, … without a gap; any other name of that form (after
+    // a gap, or with a leading zero) is named as unexpected, not taken for a missing one.
+    let names = st.names();
+    let numbered: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| {
+            n.strip_prefix(prefix)
+                .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .collect();
     let mut count = 0;
-    for name in st.names() {
-        if let Some(rest) = name.strip_prefix(prefix)
-            && !rest.is_empty()
-            && rest.bytes().all(|b| b.is_ascii_digit())
-        {
-            count += 1;
-        }
+    while numbered.contains(&format!("{prefix}{count}").as_str()) {
+        count += 1;
     }
     if count == 0 {
         return Err(model_err(
             path,
             ModelError::MissingTensor {
                 name: format!("{prefix}0"),
+            },
+        ));
+    }
+    if let Some(extra) = numbered
+        .iter()
+        .filter(|n| {
+            n[prefix.len()..]
+                .parse::<usize>()
+                .ok()
+                .is_none_or(|i| i >= count || n.len() != format!("{prefix}{i}").len())
+        })
+        .min_by_key(|n| (n.len(), **n))
+    {
+        return Err(model_err(
+            path,
+            ModelError::UnexpectedTensor {
+                name: extra.to_string(),
+                after: if count == 1 {
+                    format!("{prefix}0")
+                } else {
+                    format!("{prefix}0..{prefix}{}", count - 1)
+                },
+                missing: format!("{prefix}{count}"),
             },
         ));
     }

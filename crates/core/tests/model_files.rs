@@ -288,9 +288,47 @@ fn missing_tensor_is_named() {
         ],
         Some("tanh"),
     );
+    // W2 after a gap is named as unexpected, with the first missing name.
     match reason(load_err(&path).0) {
-        ModelError::MissingTensor { name } => assert_eq!(name, "W1"),
-        other => panic!("expected MissingTensor, got {other}"),
+        ModelError::UnexpectedTensor {
+            name,
+            after,
+            missing,
+        } => assert_eq!((&*name, &*after, &*missing), ("W2", "W0", "W1")),
+        other => panic!("expected UnexpectedTensor, got {other}"),
+    }
+    // W10 beside W0..W1, and a leading zero: named, not "missing W2".
+    for extra in ["W10", "W01"] {
+        write_raw(
+            &path,
+            &[
+                (
+                    "W0",
+                    safetensors::Dtype::F64,
+                    vec![4, 3],
+                    f64_bytes(&[0.5; 12]),
+                ),
+                (
+                    "W1",
+                    safetensors::Dtype::F64,
+                    vec![2, 4],
+                    f64_bytes(&[0.5; 8]),
+                ),
+                (
+                    extra,
+                    safetensors::Dtype::F64,
+                    vec![1, 1],
+                    f64_bytes(&[0.5]),
+                ),
+            ],
+            Some("tanh"),
+        );
+        let err = load_err(&path).0;
+        assert!(
+            err.to_string()
+                .ends_with(&format!("unexpected tensor {extra} after W0..W1 (there is no W2; the weights are numbered from 0 without a gap)")),
+            "{err}"
+        );
     }
     write_raw(
         &path,

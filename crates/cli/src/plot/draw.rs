@@ -112,13 +112,13 @@ pub fn render(path: &Path, picture: &impl Picture) -> Result<()> {
     match format {
         Format::Png => {
             // The encoder picks the format by the extension: keep .png on the temporary file.
-            let tmp = io::temp_beside(path, ".png")?;
+            let tmp = io::scratch(path, ".tmp.png")?;
             {
                 let root = BitMapBackend::new(tmp.path(), size).into_drawing_area();
                 picture.draw(&root).map_err(fail)?;
                 root.present().map_err(e2s).map_err(fail)?;
             }
-            io::persist(tmp, path)?;
+            io::commit(tmp, path)?;
         }
         Format::Svg => {
             let mut text = String::new();

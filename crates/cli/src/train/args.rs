@@ -2,6 +2,7 @@
 
 use crate::args::{DtypeArg, Layers, layers_arg, parse_activation, parse_positive};
 use backprop::{Activation, Reduction};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub(super) const TRAIN_HELP: &str = "\
@@ -15,10 +16,11 @@ divided by N (backprop grad prints E itself). Built-in sets train with their own
 CSV file with the library's TrainConfig::default(): m = 0.01, 100 epochs, batches of 32, the
 seed's summed gradients, sigmoid.
 
-The same data, options and --seed give a bit-identical model file. Ctrl-C stops before the
-next mini-batch and writes the model of the last complete epoch (exit code 130). A loss that
-becomes NaN or infinite stops training with an error naming the epoch; the last finite model
-is written.
+The same data, options and --seed give a bit-identical model file. Ctrl-C (or SIGTERM, or
+SIGHUP) stops before the next mini-batch and writes the model of the last complete epoch (exit
+code 130). A loss that becomes NaN or infinite stops training with an error naming the epoch;
+the last finite model is written. Every output is checked before the first epoch: a directory,
+two outputs naming one file, or a directory that cannot be written in is refused up front.
 
 Examples:
   backprop train
@@ -58,7 +60,7 @@ pub struct TrainArgs {
     /// spiral, circles, xor, sine, seeded (and with the `digits` feature: digits, iris,
     /// breast_cancer).
     #[arg(long, default_value = "spiral")]
-    pub(super) data: String,
+    pub(super) data: OsString,
     /// Layer sizes l_0,l_1,…,l_n, e.g. 2,16,16,2; l_0 and l_n must match the data's inputs and
     /// targets. Default for built-in sets: their own; required for a CSV file (unless --init).
     #[arg(long, value_parser = layers_arg)]

@@ -10,7 +10,7 @@ use crate::classes;
 use crate::data::Table;
 use crate::datasets::{self, Defaults};
 use crate::input::{self, Loaded};
-use crate::io::{refuse_overwriting_inputs, same_file, sibling};
+use crate::io::{self, refuse_overwriting_inputs, same_file, sibling};
 use crate::plot;
 use anyhow::{Result, anyhow, bail};
 use backprop::{Activation, AnyNetwork, Network, Scalar, TrainConfig};
@@ -41,6 +41,8 @@ pub struct Plan {
     pub boundary_picture: Option<PathBuf>,
     /// The per-epoch CSV.
     pub history: Option<PathBuf>,
+    /// Every output file with the option (or default) that names it, `--out` first.
+    pub files: Vec<(String, PathBuf)>,
     /// Print every `log_every`-th epoch.
     pub log_every: usize,
     /// Every sample, training and test (drawn on the pictures).
@@ -96,7 +98,10 @@ impl Ready {
 
 /// Converts the data to the network's scalar, checks it against the network, and allocates
 /// the trainer's buffers, each after checking its size against the memory limit.
-fn session<T: Scalar>(plan: &Plan, net: Network<T>) -> Result<Session<T>> {
+///
+/// `start` names the starting weights in errors ("the --init model PATH", or "the random
+/// weights of seed S").
+fn session<T: Scalar>(plan: &Plan, net: Network<T>, start: &str) -> Result<Session<T>> {
     let sizes = net.sizes();
     let size = T::DTYPE.size() as u128;
     let rows = plan.all_points.rows() as u128;
@@ -120,6 +125,18 @@ fn session<T: Scalar>(plan: &Plan, net: Network<T>) -> Result<Session<T>> {
     };
     // Refuse a bad start (non-finite data, shapes) before printing anything.
     net.check_batch(x.as_view(), y.as_view())?;
+    // A loss that is not finite before the first step is the input's problem (weights or data
+    // so large that the outputs overflow), not the learning rate's: refused, nothing written.
+    let e = backprop::loss(y.as_view(), budget::predict_in_chunks(&net, &x)?.as_view());
+    if !e.finite() {
+        bail!(
+            "{start}: E = {e} is not finite on {} before any training (the outputs or their \
+             squared errors overflow {}); no learning rate can fix that: scale the data or the \
+             weights down",
+            plan.name,
+            T::DTYPE.name().to_ascii_lowercase()
+        );
+    }
     // The accuracy and the test loss are computed by forward passes over a whole set.
     if plan.classes.is_some() || test.is_some() {
         let n = x.ncols().max(test.as_ref().map_or(0, |t| t.0.ncols()));
@@ -184,6 +201,7 @@ fn plot_memory<T: Scalar>(plan: &Plan, picture: &Path, sizes: &[usize]) -> Resul
 /// The first problem found, as one line naming the option, file, line or layer at fault.
 pub fn prepare(args: TrainArgs) -> Result<Ready> {
     let Loaded { table, builtin } = input::load_data(&args.data, args.seed)?;
+    let data_path = Path::new(&args.data);
     let init = match &args.init {
         Some(p) => Some(input::load_model(p)?),
         None => None,
@@ -223,7 +241,7 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
             None => bail!(
                 "{}: --layers is needed with a CSV file, e.g. --layers {},8,{} for {} columns \
                  (l_0 inputs, then l_n targets)",
-                args.data,
+                data_path.display(),
                 table.cols.saturating_sub(1).max(1),
                 1,
                 table.cols
@@ -237,7 +255,7 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
         bail!(
             "built-in {} has {} inputs and {} targets, but the network is {} (l_0 = {inputs}, \
              l_n = {outputs})",
-            args.data,
+            data_path.display(),
             b.inputs,
             b.outputs,
             sizes_text(&sizes)
@@ -282,7 +300,6 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
             );
         }
     }
-    let data_path = Path::new(&args.data);
     if builtin.is_none() {
         refuse_overwriting_inputs("--out", &out, &[("data file", data_path)])?;
     }
@@ -323,22 +340,34 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
         };
         (Some(loss), boundary)
     };
+    // Every output, named as the user knows it (a picture's default name is --out's, see
+    // TRAIN_HELP): none may be an input, a directory or another output.
+    let label = |given: bool, option: &str| {
+        if given {
+            option.to_string()
+        } else {
+            format!("the default {option}")
+        }
+    };
+    let mut files = vec![("--out".to_string(), out.clone())];
     for (option, p) in [
-        ("--plot", &loss_picture),
-        ("--boundary", &boundary_picture),
-        ("--history", &args.history),
+        (label(args.plot.is_some(), "--plot"), &loss_picture),
+        (
+            label(args.boundary.is_some(), "--boundary"),
+            &boundary_picture,
+        ),
+        ("--history".to_string(), &args.history),
     ] {
         let Some(p) = p else { continue };
         if builtin.is_none() {
-            refuse_overwriting_inputs(option, p, &[("data file", data_path)])?;
+            refuse_overwriting_inputs(&option, p, &[("data file", data_path)])?;
         }
         if let Some(init_path) = &args.init {
-            refuse_overwriting_inputs(option, p, &[("--init model", init_path)])?;
+            refuse_overwriting_inputs(&option, p, &[("--init model", init_path)])?;
         }
-        if same_file(p, &out) || p == &out {
-            bail!("{}: is also the model file --out", p.display());
-        }
+        files.push((option, p.clone()));
     }
+    io::check_outputs(&files)?;
 
     // Hyper-parameters.
     let epochs = args.epochs.unwrap_or(defaults.epochs);
@@ -386,9 +415,10 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
         None => None,
     };
     let plan = Plan {
-        name: builtin
-            .as_ref()
-            .map_or_else(|| args.data.clone(), |_| args.data.to_ascii_lowercase()),
+        name: builtin.as_ref().map_or_else(
+            || table.source.clone(),
+            |_| args.data.to_string_lossy().to_ascii_lowercase(),
+        ),
         train,
         test,
         inputs,
@@ -406,6 +436,7 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
         loss_picture,
         boundary_picture,
         history: args.history.clone(),
+        files,
         log_every: args.log_every.unwrap_or(epochs.div_ceil(20)).max(1),
         all_points: table,
         odd_floor: builtin.as_ref().and_then(|b| b.odd_floor),
@@ -423,9 +454,13 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
                     net.dtype().name().to_ascii_lowercase()
                 );
             }
+            let start = format!(
+                "the --init model {}",
+                args.init.as_deref().unwrap_or(Path::new("")).display()
+            );
             let session = match net {
-                AnyNetwork::F32(n) => AnySession::F32(session(&plan, n)?),
-                AnyNetwork::F64(n) => AnySession::F64(session(&plan, n)?),
+                AnyNetwork::F32(n) => AnySession::F32(session(&plan, n, &start)?),
+                AnyNetwork::F64(n) => AnySession::F64(session(&plan, n, &start)?),
             };
             Ok(Ready { plan, session })
         }
@@ -434,14 +469,21 @@ pub fn prepare(args: TrainArgs) -> Result<Ready> {
             let bad = |e| anyhow!("--layers {}: {e}", sizes_text(&sizes));
             crate::budget::check_weights(&sizes, dtype.unwrap_or(backprop::Dtype::F64))
                 .map_err(|e| anyhow!("--layers {}: {e}", sizes_text(&sizes)))?;
+            let start = format!(
+                "the random weights of {} (seed {})",
+                sizes_text(&sizes),
+                args.seed
+            );
             let session = match dtype.unwrap_or(backprop::Dtype::F64) {
                 backprop::Dtype::F32 => AnySession::F32(session(
                     &plan,
                     Network::<f32>::random(&sizes, activation, args.seed).map_err(bad)?,
+                    &start,
                 )?),
                 _ => AnySession::F64(session(
                     &plan,
                     Network::<f64>::random(&sizes, activation, args.seed).map_err(bad)?,
+                    &start,
                 )?),
             };
             Ok(Ready { plan, session })

@@ -18,11 +18,13 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// Set by Ctrl-C; asked before every mini-batch.
+/// Set by Ctrl-C, SIGTERM or SIGHUP (ctrlc's `termination` feature); asked before every
+/// mini-batch.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 fn install_ctrlc() {
-    // A second Ctrl-C exits at once; the files are written atomically, so none is half-written.
+    // A second signal exits at once; the files are written atomically, so none is half-written.
+    // SIGTERM and SIGHUP are handled as Ctrl-C (the handler cannot tell them apart): exit 130.
     let _ = ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
@@ -183,6 +185,19 @@ fn train_typed<T: Scalar>(plan: Plan, session: Session<T>) -> Result<Outcome> {
     let rows = std::mem::take(&mut monitor.rows);
     let trained = match outcome {
         Ok(trained) => trained,
+        Err(backprop::Error::NonFiniteLoss {
+            epoch: 0,
+            batch: 0,
+            loss,
+        }) => {
+            // Before the first step: the starting weights' own loss, not the learning rate's
+            // doing (`prepare` refuses the whole set's; this is one batch's). Nothing written.
+            return Err(anyhow!(
+                "training stopped: the loss of the starting weights is not finite ({loss}) on \
+                 the first mini-batch, before any step; the learning rate is not the cause: \
+                 scale the data or the weights down; nothing written"
+            ));
+        }
         Err(backprop::Error::NonFiniteLoss { epoch, batch, loss }) => {
             // The core restored the weights of the start of this epoch: the last finite model.
             let written = report::write_outputs(&plan, &net, &rows)?;

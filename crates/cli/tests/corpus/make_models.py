@@ -64,6 +64,22 @@ files = {
     "missing-w1.safetensors": safetensors(
         model(w("W0", "F64", [4, 3], 0), w("W2", "F64", [2, 4], 96)), f64s([0.5] * 20)
     ),
+    # Issue 18: W10 beside W0..W2 is named as unexpected, not taken for a missing W3.
+    "extra-w10.safetensors": safetensors(
+        model(
+            w("W0", "F64", [4, 3], 0),
+            w("W1", "F64", [5, 4], 96),
+            w("W2", "F64", [2, 5], 256),
+            w("W10", "F64", [1, 1], 336),
+        ),
+        f64s([0.5] * 43),
+    ),
+    # Issue 18: a metadata key twice (JSON readers keep one silently): refused.
+    "duplicate-activation.safetensors": safetensors(
+        b'{"__metadata__":{"activation":"sigmoid","activation":"relu"},'
+        + json.dumps(w("W0", "F64", [2, 3], 0), separators=(",", ":")).encode()[1:],
+        f64s([0.5] * 6),
+    ),
     "no-weights.safetensors": safetensors(model(w("B0", "F64", [2, 3], 0)), f64s([0.5] * 6)),
     "unknown-activation.safetensors": safetensors(
         model(w("W0", "F64", [2, 3], 0), meta={"__metadata__": {"activation": "swish"}}),
