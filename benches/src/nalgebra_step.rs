@@ -28,11 +28,11 @@
 //!   W_i; no G_i buffer.
 //! * Transposes: W_iᵀ and A_iᵀ are copied into preallocated contiguous matrices
 //!   ([`nalgebra::Matrix::transpose_to`]) and then multiplied with `gemm`. nalgebra's own
-//!   `gemm_tr` would avoid the copy but runs one dot product per output element (no
-//!   `matrixmultiply`), far slower on the large shapes; multiplying by a row-strided
-//!   (transposed) view of the data instead has corrupted the heap in this project's tests at
-//!   small sizes. The copies cost l_i l_{i+1} + l_i B element moves per layer against the
-//!   product's 2 l_i l_{i+1} B flops.
+//!   `gemm_tr` would avoid the copy, but it computes one dot product per output element
+//!   instead of calling `matrixmultiply` (its source, nalgebra 0.35; not timed here);
+//!   multiplying by a row-strided (transposed) view instead was reported to corrupt the heap
+//!   in this project at small sizes (not reproduced for this baseline). The copies cost
+//!   l_i l_{i+1} + l_i B element moves per layer against the product's 2 l_i l_{i+1} B flops.
 //! * Element-wise passes by nalgebra's `apply` / `zip_apply` with the plain scalar formulas
 //!   (the same formulas as the project's scalar code): σ(z) = 1 / (1 + e^(−z)), and
 //!   Δ_i ⊙= A_i ⊙ (1 − A_i) from the stored activations. E by `norm_squared`.
