@@ -12,14 +12,20 @@
 //! ([`backprop_benches::StepBench::timed_step`]), so every timed step does the same arithmetic.
 //! `Throughput::Elements(B)`: criterion prints samples/s.
 //!
-//! Groups: `step_{f64,f32}/S1..S5`, `forward_{f64,f32}/S1..S5`, and `step_2threads_{f64,f32}/S4,S5`.
-//! Run: `cargo bench -p backprop-benches --features bench --bench step` (filter e.g. `-- step_f64/S2`).
+//! Groups: `step_{f64,f32}/S1..S5`, `forward_{f64,f32}/S1..S5`, `step_2threads_{f64,f32}/S4,S5`,
+//! and `vs_nalgebra_{f64,f32}/{S1..S5,T1}` with two functions each, `backprop` (the project's
+//! step, one thread) and `nalgebra` (the plain-nalgebra baseline of the same step,
+//! [`backprop_benches::NalgebraStep`]), timed by the same protocol. T1 (2-24-24-2, batch 16, the
+//! size of `backprop train`'s spiral job) is not a peers' shape and is timed with the sigmoid
+//! like the others (the command line's job uses tanh).
+//! Run: `cargo bench -p backprop-benches --features bench --bench step` (filter e.g. `-- step_f64/S2`
+//! or `-- vs_nalgebra_f32/S3`).
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use backprop::Scalar;
-use backprop_benches::{SHAPES, Shape, StepBench};
+use backprop_benches::{BASELINE_SHAPES, NalgebraBench, SHAPES, Shape, StepBench};
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
@@ -79,6 +85,30 @@ fn bench_forward(c: &mut Criterion) {
     forwards::<f32>(c, "forward_f32");
 }
 
+/// One group per shape: the project's step and the nalgebra baseline's, side by side.
+fn versus_nalgebra<T: Scalar>(c: &mut Criterion, dtype: &str) {
+    for s in &BASELINE_SHAPES {
+        let mut group = c.benchmark_group(format!("vs_nalgebra_{dtype}/{}", s.name));
+        configure(&mut group, s);
+        group.throughput(Throughput::Elements(s.batch as u64));
+        let mut ours = StepBench::<T>::new(s, 1);
+        group.bench_function("backprop", |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| ours.timed_step()).sum())
+        });
+        drop(ours);
+        let mut base = NalgebraBench::<T>::new(s);
+        group.bench_function("nalgebra", |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| base.timed_step()).sum())
+        });
+        group.finish();
+    }
+}
+
+fn bench_versus_nalgebra(c: &mut Criterion) {
+    versus_nalgebra::<f64>(c, "f64");
+    versus_nalgebra::<f32>(c, "f32");
+}
+
 fn bench_two_threads(c: &mut Criterion) {
     let big: Vec<Shape> = SHAPES
         .iter()
@@ -89,5 +119,11 @@ fn bench_two_threads(c: &mut Criterion) {
     steps::<f32>(c, "step_2threads_f32", 2, &big);
 }
 
-criterion_group!(benches, bench_step, bench_forward, bench_two_threads);
+criterion_group!(
+    benches,
+    bench_step,
+    bench_forward,
+    bench_two_threads,
+    bench_versus_nalgebra
+);
 criterion_main!(benches);

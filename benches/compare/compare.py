@@ -19,6 +19,13 @@ dtype and thread count. After the rounds, `gemm-vs-blas` times the project's GEM
 OpenBLAS numpy loads and the MKL PyTorch carries, in one process, calls alternated
 (--blas-pairs; 0 skips it).
 
+Beside the peers, on one thread, the same run times the plain-nalgebra baseline of the step
+(`backprop_benches::NalgebraStep`: nalgebra's gemm, buffers allocated once; `step-timer --impl
+nalgebra`, its own child process in the rotation like every tool; --no-nalgebra skips it): the
+`nalgebra µs` column and `nalgebra / backprop`. It is not a peer: "fastest peer" is over numpy, JAX
+and PyTorch only. Without numpy, JAX and PyTorch installed (plain python3), a run times backprop and
+the baseline only.
+
 Setup (a venv outside the repo):
     python3 -m venv /tmp/peers-venv
     /tmp/peers-venv/bin/pip install numpy==2.4.6 threadpoolctl==3.8.0 "jax[cpu]==0.10.2"
@@ -42,6 +49,8 @@ SHAPES = {
     "S3": ([784, 128, 10], 64),
     "S4": ([784, 512, 512, 10], 256),
     "S5": ([1024, 1024, 1024, 1024], 1024),
+    # Not a peers' shape (not in the default --shapes): the command line's spiral job, sigmoid here.
+    "T1": ([2, 24, 24, 2], 16),
 }
 PEERS = ["numpy", "jax", "torch"]
 M = 1e-3
@@ -361,7 +370,7 @@ def render_blas(pairs):
     return "\n".join(out)
 
 
-def render(rows, gemms, peers, nrounds, threads_list):
+def render(rows, gemms, peers, nrounds, threads_list, nalgebra=False):
     peak = {}
     for g in gemms:
         if g["lib"] == "backprop":
@@ -378,9 +387,11 @@ def render(rows, gemms, peers, nrounds, threads_list):
     for r in rows:
         med.setdefault((r["shape"], r["dtype"], r["threads"], r["peer"]), []).append(r["median_s"])
     out = []
-    out.append("| shape | layers | B | dtype | thr | backprop µs | " + " | ".join(f"{p} µs" for p in peers)
-               + " | fastest peer / backprop | backprop GFLOP/s | % of peak |")
-    out.append("|" + "---|" * (9 + len(peers)))
+    base = ["nalgebra"] if nalgebra else []
+    out.append("| shape | layers | B | dtype | thr | backprop µs | " + " | ".join(f"{p} µs" for p in base + peers)
+               + " | fastest peer / backprop | " + "".join(f"{p} / backprop | " for p in base)
+               + "backprop GFLOP/s | % of peak |")
+    out.append("|" + "---|" * (9 + 2 * len(base) + len(peers)))
     for s in SHAPES:
         layers, b = SHAPES[s]
         for dtype in ("f64", "f32"):
@@ -389,7 +400,11 @@ def render(rows, gemms, peers, nrounds, threads_list):
                 if (s, dtype, t, "backprop") not in med:
                     continue
                 ours = statistics.median(med[key + ("backprop",)])
-                cells, best = [], None
+                cells, best, versus = [], None, []
+                for p in base:
+                    v = med.get(key + (p,))
+                    cells.append(_us(statistics.median(v)) if v else "–")
+                    versus.append(f"{statistics.median(v) / ours:.2f}×" if v else "–")
                 for p in peers:
                     v = med.get(key + (p,))
                     if v:
@@ -404,10 +419,13 @@ def render(rows, gemms, peers, nrounds, threads_list):
                 pk = peak.get((dtype, t))
                 pct = f"{100 * gf / pk[0]:.0f}" if pk else "–"
                 out.append(f"| {s} | {'-'.join(map(str, layers))} | {b} | {dtype} | {t} | {_us(ours)} | "
-                           + " | ".join(cells) + f" | {ratio} | {gf:.3g} | {pct} |")
+                           + "".join(f"{c} | " for c in cells) + f"{ratio} | " + "".join(f"{v} | " for v in versus)
+                           + f"{gf:.3g} | {pct} |")
     out.append("")
     out.append(f"Median over {nrounds} round(s) of each round's median step time (tools alternated in a rotating order). "
-               "Peak (best square GEMM of the peers in this run, size in the from column) and the project's own GEMM:")
+               + ("nalgebra: the plain-nalgebra baseline (`backprop_benches::NalgebraStep`), one thread only. "
+                  if nalgebra else "")
+               + "Peak (best square GEMM of the peers in this run, size in the from column) and the project's own GEMM:")
     out.append("")
     out.append("| dtype | threads | peak GFLOP/s | from | backprop GEMM GFLOP/s |")
     out.append("|---|---|---|---|---|")
@@ -430,6 +448,8 @@ def main():
     ap.add_argument("--dtypes", default="f64,f32")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--peers", default="numpy,jax,torch")
+    ap.add_argument("--nalgebra", action=argparse.BooleanOptionalAction, default=True,
+                    help="time the plain-nalgebra baseline (one thread) beside the peers (default: on)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--interleave", choices=["shape", "tool"], default="shape",
                     help="alternate the tools per shape (default) or run each tool over all shapes")
@@ -465,7 +485,7 @@ def main():
     timer = args.timer or build_timer()
     timing = {"target_time": args.target_time, "warmup_time": args.warmup_time,
               "min_reps": args.min_reps, "max_reps": args.max_reps}
-    tools = ["backprop"] + peers
+    tools = ["backprop"] + (["nalgebra"] if args.nalgebra else []) + peers
     rows, gemms = [], []
     t_start = time.perf_counter()
     # Groups of shapes timed by one child per tool: with --interleave shape (the default) every
@@ -480,7 +500,15 @@ def main():
                 # The GEMM peak: in every round, with the first group; the table takes the best.
                 peak_now = peak_sizes if g_index == 0 else []
                 for tool in order:
-                    if tool == "backprop":
+                    if tool == "nalgebra":
+                        if t != 1:
+                            continue  # the baseline runs on one thread only
+                        cmd = [timer, "--impl", "nalgebra", "--shapes", ",".join(group), "--dtypes",
+                               ",".join(dtypes), "--threads", "1", "--target-time", str(args.target_time),
+                               "--warmup-time", str(args.warmup_time), "--min-reps", str(args.min_reps),
+                               "--max-reps", str(args.max_reps)]
+                        got, other = run_child(cmd, dict(os.environ), None)
+                    elif tool == "backprop":
                         cmd = [timer, "--shapes", ",".join(group), "--dtypes", ",".join(dtypes), "--threads",
                                str(t), "--target-time", str(args.target_time), "--warmup-time",
                                str(args.warmup_time), "--min-reps", str(args.min_reps), "--max-reps",
@@ -498,6 +526,8 @@ def main():
                                                 json.dumps(cfg)], child_env(tool, t, args.keep_openblas_env), pin)
                     for r in got:
                         r["round"] = rnd
+                        if r["kind"] == "versus":
+                            continue  # only with --impl backprop,nalgebra, which this script does not pass
                         if r["kind"] == "gemm":
                             gemms.append(r)
                             print(f"  round {rnd} peak {r['lib']:8s} {r['dtype']} t={t} n={r['n']}: "
@@ -507,7 +537,7 @@ def main():
                             print(f"  round {rnd} {r['shape']} {r['dtype']} t={t} {tool:8s}: "
                                   f"{r['median_s'] * 1e6:11.2f} µs (n={r['n']}, other load {other:.2f})",
                                   flush=True)
-    md = render(rows, gemms, peers, args.rounds, threads_list)
+    md = render(rows, gemms, peers, args.rounds, threads_list, nalgebra=args.nalgebra)
     blas_rows = []
     libs = []
     if args.blas_pairs > 0 and peak_sizes:
@@ -540,7 +570,7 @@ def main():
     except (OSError, StopIteration):
         pass
     header = (f"Machine: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-              f"kernels: {next((r.get('isa') for r in rows if r.get('isa')), '?')}; "
+              f"kernels: {next((r.get('isa') for r in rows if r.get('isa') and r['peer'] == 'backprop'), '?')}; "
               f"{time.strftime('%Y-%m-%d %H:%M')}, {time.perf_counter() - t_start:.0f} s.\n")
     print()
     print(header)

@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 use backprop::{Activation, Network, Reduction, Scalar, Workspace};
 use nalgebra::DMatrix;
 
+pub mod nalgebra_step;
+
+pub use nalgebra_step::{NalgebraBench, NalgebraStep};
+
 /// A shared shape: layer sizes and batch size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shape {
@@ -59,9 +63,23 @@ pub const SHAPES: [Shape; 5] = [
     },
 ];
 
-/// The shape named `name` (`S1`..`S5`).
+/// T1: the size of the command line's main job (`backprop train`'s spiral network 2-24-24-2,
+/// batch 16). Not a peers' shape: the peers' tables iterate [`SHAPES`] and leave it out. Its
+/// data follow the same recipe as S1–S5 ([`peer_data`]), with the sigmoid as every bench shape
+/// (the command line trains it with tanh).
+pub const T1: Shape = Shape {
+    name: "T1",
+    layers: &[2, 24, 24, 2],
+    batch: 16,
+};
+
+/// The shapes on which the project's step is timed against the plain-nalgebra baseline
+/// ([`nalgebra_step`]): S1–S5 and T1.
+pub const BASELINE_SHAPES: [Shape; 6] = [SHAPES[0], SHAPES[1], SHAPES[2], SHAPES[3], SHAPES[4], T1];
+
+/// The shape named `name` (`S1`..`S5`, `T1`).
 pub fn shape(name: &str) -> Option<Shape> {
-    SHAPES.iter().copied().find(|s| s.name == name)
+    BASELINE_SHAPES.iter().copied().find(|s| s.name == name)
 }
 
 /// The peers' learning rate m = 1e-3.

@@ -18,12 +18,26 @@
 //! both alike; printed are both medians, their ratio and the median and quartiles of the
 //! pairs' ratios.
 //!
+//! `--impl backprop,nalgebra` times the plain-nalgebra baseline of the same step
+//! (`backprop_benches::NalgebraStep`, one thread) beside the project's, on one thread:
+//! per (shape, dtype), one step of each alternate round after round (the order rotating), so
+//! that both see the same phases of a shared host; printed are one JSON line per
+//! implementation as above, one `"kind": "versus"` line with the ratio nalgebra / backprop (of
+//! the medians, and the median and quartiles of the rounds' ratios), and at the end a markdown
+//! table with the load average. The baseline is not timed for `--threads` above 1.
+//!
+//! ```text
+//! cargo run --release -p backprop-benches --bin step-timer -- \
+//!     --impl backprop,nalgebra --shapes S1,S2,S3,T1 --dtypes f64,f32
+//! ```
+//!
+//! Shapes: the peers' S1–S5 and T1 (2-24-24-2, batch 16, sigmoid: `backprop_benches::T1`).
 //! `benches/compare/compare.py` runs it alternately with the peers and prints the table.
 
 use std::time::{Duration, Instant};
 
 use backprop::Scalar;
-use backprop_benches::{SHAPES, Shape, StepBench};
+use backprop_benches::{NalgebraBench, SHAPES, Shape, StepBench};
 use backprop_kernels::{Operand, Product, ThreadPool};
 
 struct Options {
@@ -36,6 +50,9 @@ struct Options {
     max_reps: usize,
     gemm: Vec<usize>,
     scaling: Option<usize>,
+    /// The implementations timed: "backprop" (the project's step) and/or "nalgebra" (the
+    /// baseline).
+    impls: Vec<String>,
 }
 
 fn parse() -> Result<Options, String> {
@@ -49,13 +66,15 @@ fn parse() -> Result<Options, String> {
         max_reps: 5000,
         gemm: Vec::new(),
         scaling: None,
+        impls: vec!["backprop".into()],
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             println!(
                 "step-timer [--shapes S1,..] [--dtypes f64,f32] [--threads 1,2] [--target-time s] \
-                 [--warmup-time s] [--min-reps n] [--max-reps n] [--gemm n,n] [--scaling threads]"
+                 [--warmup-time s] [--min-reps n] [--max-reps n] [--gemm n,n] [--scaling threads] \
+                 [--impl backprop,nalgebra]"
             );
             std::process::exit(0);
         }
@@ -81,6 +100,24 @@ fn parse() -> Result<Options, String> {
                             .map_err(|e| format!("--threads {s}: {e}"))
                     })
                     .collect::<Result<_, _>>()?
+            }
+            "--impl" => {
+                o.impls = Vec::new();
+                for i in list() {
+                    if !o.impls.iter().any(|have| have == i) {
+                        o.impls.push(i.to_string());
+                    }
+                }
+                if let Some(i) = o
+                    .impls
+                    .iter()
+                    .find(|i| *i != "backprop" && *i != "nalgebra")
+                {
+                    return Err(format!("unknown implementation {i} (backprop, nalgebra)"));
+                }
+                if o.impls.is_empty() {
+                    return Err("--impl: give backprop, nalgebra or both".into());
+                }
             }
             "--target-time" => o.target_time = num(&value)?,
             "--warmup-time" => o.warmup_time = num(&value)?,
@@ -128,20 +165,183 @@ fn time_shape<T: Scalar>(o: &Options, s: &Shape, threads: usize, dtype: &str) {
         total += t.as_secs_f64();
         times.push(t);
     }
+    print_step("backprop", s, dtype, threads, &mut times);
+}
+
+/// Prints the JSON line of a step's timings (sorts `times`); returns the median in seconds.
+fn print_step(peer: &str, s: &Shape, dtype: &str, threads: usize, times: &mut [Duration]) -> f64 {
     let reps = times.len();
-    let (median, min, p25, p75) = stats(&mut times);
+    let (median, min, p25, p75) = stats(times);
     let flops = s.step_flops();
+    // The kernels' instruction set is the project's; the baseline runs nalgebra/matrixmultiply.
+    let isa = if peer == "backprop" {
+        format!(", \"isa\": \"{:?}\"", backprop_kernels::isa())
+    } else {
+        String::new()
+    };
     println!(
-        "{{\"kind\": \"step\", \"peer\": \"backprop\", \"shape\": \"{}\", \"layers\": {:?}, \"batch\": {}, \
+        "{{\"kind\": \"step\", \"peer\": \"{peer}\", \"shape\": \"{}\", \"layers\": {:?}, \"batch\": {}, \
          \"dtype\": \"{dtype}\", \"threads\": {threads}, \"median_s\": {median:e}, \"min_s\": {min:e}, \
          \"p25_s\": {p25:e}, \"p75_s\": {p75:e}, \"n\": {reps}, \"flops\": {flops}, \
-         \"samples_per_s\": {:.1}, \"gflops\": {:.3}, \"isa\": \"{:?}\"}}",
+         \"samples_per_s\": {:.1}, \"gflops\": {:.3}{isa}}}",
         s.name,
         s.layers,
         s.batch,
         s.batch as f64 / median,
         flops as f64 / median / 1e9,
-        backprop_kernels::isa(),
+    );
+    median
+}
+
+/// One row of the `--impl` table: medians in seconds by implementation, and the rounds'
+/// ratios nalgebra / backprop (median, p25, p75) when both ran.
+struct VersusRow {
+    shape: Shape,
+    dtype: String,
+    medians: Vec<(String, f64)>,
+    ratio: Option<(f64, f64, f64)>,
+    rounds: usize,
+}
+
+/// Restores W0 (untimed) and times one step of an implementation.
+type StepTimer = Box<dyn FnMut() -> Duration>;
+
+/// The implementations of `o.impls` on one thread, one step of each per round, alternated
+/// in a rotating order, so that each round's steps see the same phase of the host.
+fn time_versus<T: Scalar>(o: &Options, s: &Shape, dtype: &str) -> VersusRow {
+    // (name, timer) in the order of `--impl`; each timer owns its bench.
+    let mut timers: Vec<(&str, StepTimer)> = Vec::new();
+    for name in &o.impls {
+        if name == "backprop" {
+            let mut b = StepBench::<T>::new(s, 1);
+            timers.push(("backprop", Box::new(move || b.timed_step())));
+        } else {
+            let mut b = NalgebraBench::<T>::new(s);
+            timers.push(("nalgebra", Box::new(move || b.timed_step())));
+        }
+    }
+    let k = timers.len();
+    let start = Instant::now();
+    let mut warm = 0;
+    while warm < 2 || start.elapsed().as_secs_f64() < o.warmup_time {
+        for (_, t) in timers.iter_mut() {
+            t();
+        }
+        warm += 1;
+    }
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); k];
+    let mut ratios = Vec::new();
+    let mut total = 0.0;
+    let mut rounds = 0;
+    while rounds < o.max_reps && (rounds < o.min_reps || total < k as f64 * o.target_time) {
+        for j in 0..k {
+            let idx = (j + rounds) % k;
+            let d = (timers[idx].1)();
+            total += d.as_secs_f64();
+            times[idx].push(d);
+        }
+        if k == 2 {
+            // timers[0] / timers[1] in `--impl` order; the ratio is nalgebra / backprop.
+            let (a, b) = (
+                times[0][rounds].as_secs_f64(),
+                times[1][rounds].as_secs_f64(),
+            );
+            ratios.push(if timers[0].0 == "nalgebra" {
+                a / b
+            } else {
+                b / a
+            });
+        }
+        rounds += 1;
+    }
+    let mut medians = Vec::new();
+    for (idx, (name, _)) in timers.iter().enumerate() {
+        medians.push((
+            name.to_string(),
+            print_step(name, s, dtype, 1, &mut times[idx]),
+        ));
+    }
+    let ratio = (k == 2).then(|| {
+        ratios.sort_by(f64::total_cmp);
+        let q = |f: f64| ratios[((ratios.len() - 1) as f64 * f).round() as usize];
+        (q(0.5), q(0.25), q(0.75))
+    });
+    if let Some((r50, r25, r75)) = ratio {
+        let med = |n: &str| {
+            medians
+                .iter()
+                .find(|(m, _)| m == n)
+                .map_or(f64::NAN, |m| m.1)
+        };
+        println!(
+            "{{\"kind\": \"versus\", \"shape\": \"{}\", \"dtype\": \"{dtype}\", \"threads\": 1, \
+             \"backprop_median_s\": {:e}, \"nalgebra_median_s\": {:e}, \"ratio_of_medians\": {:.3}, \
+             \"round_ratio_median\": {r50:.3}, \"round_ratio_p25\": {r25:.3}, \"round_ratio_p75\": {r75:.3}, \
+             \"rounds\": {rounds}}}",
+            s.name,
+            med("backprop"),
+            med("nalgebra"),
+            med("nalgebra") / med("backprop"),
+        );
+    }
+    VersusRow {
+        shape: *s,
+        dtype: dtype.to_string(),
+        medians,
+        ratio,
+        rounds,
+    }
+}
+
+/// The 1-, 5- and 15-minute load averages, as `/proc/loadavg` has them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// The markdown table of the `--impl` rows (lines that are not JSON: `compare.py` skips them).
+fn print_versus_table(rows: &[VersusRow], load_before: &str) {
+    let us = |s: f64| {
+        let us = s * 1e6;
+        if us < 100.0 {
+            format!("{us:.2}")
+        } else if us < 10000.0 {
+            format!("{us:.1}")
+        } else {
+            format!("{us:.0}")
+        }
+    };
+    println!();
+    println!(
+        "| shape | layers | B | dtype | backprop µs | nalgebra µs | nalgebra / backprop | rounds' ratio p25–p75 | rounds |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let med = |n: &str| r.medians.iter().find(|(m, _)| m == n).map(|m| m.1);
+        let cell = |v: Option<f64>| v.map_or("–".to_string(), us);
+        let (ratio, spread) = match r.ratio {
+            Some((m, p25, p75)) => (format!("{m:.2}×"), format!("{p25:.2}–{p75:.2}")),
+            None => ("–".into(), "–".into()),
+        };
+        let layers: Vec<String> = r.shape.layers.iter().map(|l| l.to_string()).collect();
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {ratio} | {spread} | {} |",
+            r.shape.name,
+            layers.join("-"),
+            r.shape.batch,
+            r.dtype,
+            cell(med("backprop")),
+            cell(med("nalgebra")),
+            r.rounds,
+        );
+    }
+    println!();
+    println!(
+        "One thread, medians of the rounds' step times (one step of each implementation per \
+         round, order rotating); nalgebra / backprop is the median of the rounds' ratios. \
+         Load average before: {load_before}; after: {}.",
+        load_average()
     );
 }
 
@@ -230,6 +430,41 @@ fn main() {
                 }
             }
         }
+        return;
+    }
+    if o.impls.iter().any(|i| i == "nalgebra") && o.gemm.is_empty() {
+        let load_before = load_average();
+        let mut rows = Vec::new();
+        for &threads in &o.threads {
+            if threads != 1 {
+                // The baseline is one thread; the project's step alone on more.
+                eprintln!(
+                    "step-timer: the nalgebra baseline runs on one thread only, not timed for --threads {threads}"
+                );
+                if o.impls.iter().any(|i| i == "backprop") {
+                    for s in &o.shapes {
+                        for d in &o.dtypes {
+                            if d == "f64" {
+                                time_shape::<f64>(&o, s, threads, d);
+                            } else {
+                                time_shape::<f32>(&o, s, threads, d);
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            for s in &o.shapes {
+                for d in &o.dtypes {
+                    rows.push(if d == "f64" {
+                        time_versus::<f64>(&o, s, d)
+                    } else {
+                        time_versus::<f32>(&o, s, d)
+                    });
+                }
+            }
+        }
+        print_versus_table(&rows, &load_before);
         return;
     }
     for &threads in &o.threads {
