@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::gradient::{Denominator, Gradient};
 use crate::network::{self, Network};
 use crate::scalar::Scalar;
-use backprop_kernels::{AlignedVec, Operand, Product, ThreadPool, contiguous, sigmoid};
+use backprop_kernels::{AlignedVec, Operand, Product, ThreadPool, contiguous, sigmoid, small};
 use nalgebra::DMatrixView;
 use std::sync::Arc;
 
@@ -390,12 +390,16 @@ impl<T: Scalar> Workspace<T> {
             };
             let z = &mut self.z[i];
             // Z_{i+1} = W_i A_i
-            Product::new(
-                Operand::new(net.weight(i).as_slice(), rows, cols),
-                Operand::new(input, cols, b),
-            )
-            .pool(pool)
-            .run(z);
+            if b == 1 && rows * cols < ONE_SAMPLE_LOOPS {
+                small::gemv(net.weight(i).as_slice(), rows, cols, &input[..cols], z);
+            } else {
+                Product::new(
+                    Operand::new(net.weight(i).as_slice(), rows, cols),
+                    Operand::new(input, cols, b),
+                )
+                .pool(pool)
+                .run(z);
+            }
             if i + 1 < n {
                 let len = rows * b;
                 if sigma.builtin() == Some(Activation::Sigmoid) {
@@ -431,12 +435,16 @@ impl<T: Scalar> Workspace<T> {
         let (lower, upper) = self.delta.split_at_mut(i);
         let d_i = &mut lower[i - 1];
         // W_iᵀ Δ_{i+1}
-        Product::new(
-            Operand::new(net.weight(i).as_slice(), rows, cols).t(),
-            Operand::new(&upper[0], rows, b),
-        )
-        .pool(self.pool.as_deref())
-        .run(d_i);
+        if b == 1 && rows * cols < ONE_SAMPLE_LOOPS {
+            small::gemv_t(net.weight(i).as_slice(), rows, cols, &upper[0][..rows], d_i);
+        } else {
+            Product::new(
+                Operand::new(net.weight(i).as_slice(), rows, cols).t(),
+                Operand::new(&upper[0], rows, b),
+            )
+            .pool(self.pool.as_deref())
+            .run(d_i);
+        }
         let len = cols * b;
         let sigma = net.activation();
         if sigma.builtin() == Some(Activation::Sigmoid) {
@@ -486,15 +494,29 @@ impl<T: Scalar> Workspace<T> {
                 &self.a[i - 1]
             };
             // W_i ← W_i − m Δ_{i+1} A_iᵀ
+            #[cfg(feature = "mutants")]
+            let planted_transpose = rows == cols
+                && crate::mutants::planted() == crate::mutants::Mutant::TransposedUpdate;
+            #[cfg(not(feature = "mutants"))]
+            let planted_transpose = false;
+            if b == 1 && rows * cols < ONE_SAMPLE_LOOPS && !planted_transpose {
+                small::ger(
+                    net.weight_slice_mut(i),
+                    rows,
+                    cols,
+                    -m,
+                    &self.delta[i][..rows],
+                    &a_i[..cols],
+                );
+                continue;
+            }
             let update = Product::new(
                 Operand::new(&self.delta[i], rows, b),
                 Operand::new(a_i, cols, b).t(),
             );
             // Test-only: a planted transposed update, A_i Δ_{i+1}ᵀ (square layers; crate::mutants).
             #[cfg(feature = "mutants")]
-            let update = if rows == cols
-                && crate::mutants::planted() == crate::mutants::Mutant::TransposedUpdate
-            {
+            let update = if planted_transpose {
                 Product::new(
                     Operand::new(a_i, cols, b),
                     Operand::new(&self.delta[i], rows, b).t(),
@@ -510,6 +532,12 @@ impl<T: Scalar> Workspace<T> {
         }
     }
 }
+
+/// Layers with fewer weights than this (l_{i+1} l_i) take the kernels' one-sample products
+/// ([`backprop_kernels::small`]) when the batch is one sample: a column of W_i is one or two
+/// vector operations, without the cost of describing and dispatching a [`Product`] (the
+/// seed's 3-4-5-2 network: 12, 20 and 10 weights).
+const ONE_SAMPLE_LOOPS: usize = 256;
 
 #[cfg(test)]
 mod tests {

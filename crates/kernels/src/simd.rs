@@ -65,7 +65,7 @@ macro_rules! simd_kernels {
         block = $block:expr, prefetch_work = $prefetch_work:expr,
         zero = $zero:ident, load = $load:ident, store = $store:ident, splat = $splat:ident,
         fma = $fma:ident, add = $add:ident, mul = $mul:ident, mask = $mask:ident,
-        mload = $mload:ident, mstore = $mstore:ident, blend = $blend:ident
+        mload = $mload:ident, mstore = $mstore:ident, blend = $blend:ident, hsum = $hsum:ident
     ) => {
         pub(crate) mod $module {
             #[allow(clippy::wildcard_imports)]
@@ -522,6 +522,113 @@ macro_rules! simd_kernels {
             ) {
                 // SAFETY: the caller's.
                 unsafe { ger_rows::<1>(m, n, alpha, x, y, c, accumulate) }
+            }
+
+            /// z (rows) ← W a for a small W (rows × cols, leading dimension rows, rows ≤
+            /// V·LANES) and one sample: each column in V vectors, the last masked to the rows.
+            ///
+            /// # Safety
+            /// The CPU has the module's features; (V − 1)·LANES < rows ≤ V·LANES; `w` holds
+            /// rows·cols elements, `a` cols, `z` rows.
+            #[target_feature(enable = $feature)]
+            pub(crate) unsafe fn small_gemv<const V: usize>(
+                rows: usize,
+                cols: usize,
+                w: *const $elem,
+                a: *const $elem,
+                z: *mut $elem,
+            ) {
+                // SAFETY: vectors 0..V − 1 of a column lie within it, the last is masked to
+                // its rows.
+                unsafe {
+                    let lv = (V - 1) * LANES;
+                    let last = $mask(0, rows - lv);
+                    let mut acc = [$zero(); V];
+                    let mut col = w;
+                    for p in 0..cols {
+                        let s = $splat(*a.add(p));
+                        for v in 0..V - 1 {
+                            acc[v] = $fma($load(col.add(v * LANES)), s, acc[v]);
+                        }
+                        acc[V - 1] = $fma($mload(col.add(lv), last), s, acc[V - 1]);
+                        col = col.add(rows);
+                    }
+                    for v in 0..V - 1 {
+                        $store(z.add(v * LANES), acc[v]);
+                    }
+                    $mstore(z.add(lv), last, acc[V - 1]);
+                }
+            }
+
+            /// d (cols) ← Wᵀ δ for a small W (rows × cols, rows ≤ V·LANES) and one sample:
+            /// d[c] is column c's dot product with δ, a vector product and a sum of its lanes.
+            ///
+            /// # Safety
+            /// As [`small_gemv`], with `delta` holding rows and `d` cols elements.
+            #[target_feature(enable = $feature)]
+            pub(crate) unsafe fn small_gemv_t<const V: usize>(
+                rows: usize,
+                cols: usize,
+                w: *const $elem,
+                delta: *const $elem,
+                d: *mut $elem,
+            ) {
+                // SAFETY: as small_gemv's.
+                unsafe {
+                    let lv = (V - 1) * LANES;
+                    let last = $mask(0, rows - lv);
+                    let mut dv = [$zero(); V];
+                    for v in 0..V - 1 {
+                        dv[v] = $load(delta.add(v * LANES));
+                    }
+                    dv[V - 1] = $mload(delta.add(lv), last);
+                    let mut col = w;
+                    for c in 0..cols {
+                        let mut s = $mul($mload(col.add(lv), last), dv[V - 1]);
+                        for v in 0..V - 1 {
+                            s = $fma($load(col.add(v * LANES)), dv[v], s);
+                        }
+                        *d.add(c) = $hsum(s);
+                        col = col.add(rows);
+                    }
+                }
+            }
+
+            /// W ← W + α δ aᵀ for a small W (rows × cols, rows ≤ V·LANES) and one sample:
+            /// column p gets (α a[p]) δ, δ held in V vectors, the last masked.
+            ///
+            /// # Safety
+            /// As [`small_gemv`], with `delta` holding rows and `a` cols elements, `w` writable.
+            #[target_feature(enable = $feature)]
+            pub(crate) unsafe fn small_ger<const V: usize>(
+                rows: usize,
+                cols: usize,
+                alpha: $elem,
+                delta: *const $elem,
+                a: *const $elem,
+                w: *mut $elem,
+            ) {
+                // SAFETY: as small_gemv's.
+                unsafe {
+                    let lv = (V - 1) * LANES;
+                    let last = $mask(0, rows - lv);
+                    let mut dv = [$zero(); V];
+                    for v in 0..V - 1 {
+                        dv[v] = $load(delta.add(v * LANES));
+                    }
+                    dv[V - 1] = $mload(delta.add(lv), last);
+                    let mut col = w;
+                    for p in 0..cols {
+                        let s = $splat(alpha * *a.add(p));
+                        for v in 0..V - 1 {
+                            let cp = col.add(v * LANES);
+                            $store(cp, $fma(dv[v], s, $load(cp)));
+                        }
+                        let cp = col.add(lv);
+                        $mstore(cp, last, $fma(dv[V - 1], s, $mload(cp, last)));
+                        col = col.add(rows);
+                    }
+                }
             }
 
             /// Rows per block of [`gemv_n_stream`] (its sums, 4 KiB of f64, stay in L1).
@@ -1004,6 +1111,33 @@ pub(crate) mod masks {
     pub(crate) fn blend_f32_avx2(k: __m256i, a: __m256, b: __m256) -> __m256 {
         _mm256_blendv_ps(a, b, _mm256_castsi256_ps(k))
     }
+    /// The sum of the lanes.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    pub(crate) fn hsum_f64_avx512(v: __m512d) -> f64 {
+        _mm512_reduce_add_pd(v)
+    }
+    /// The sum of the lanes.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    pub(crate) fn hsum_f32_avx512(v: __m512) -> f32 {
+        _mm512_reduce_add_ps(v)
+    }
+    /// The sum of the lanes.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) fn hsum_f64_avx2(v: __m256d) -> f64 {
+        let h = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+        _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)))
+    }
+    /// The sum of the lanes.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(crate) fn hsum_f32_avx2(v: __m256) -> f32 {
+        let h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps::<1>(h, h)))
+    }
 }
 
 simd_kernels!(
@@ -1024,7 +1158,8 @@ simd_kernels!(
     mask = mask_f64_avx512,
     mload = mload_f64_avx512,
     mstore = mstore_f64_avx512,
-    blend = blend_f64_avx512
+    blend = blend_f64_avx512,
+    hsum = hsum_f64_avx512
 );
 simd_kernels!(
     f32_avx512,
@@ -1044,7 +1179,8 @@ simd_kernels!(
     mask = mask_f32_avx512,
     mload = mload_f32_avx512,
     mstore = mstore_f32_avx512,
-    blend = blend_f32_avx512
+    blend = blend_f32_avx512,
+    hsum = hsum_f32_avx512
 );
 simd_kernels!(
     f64_avx2,
@@ -1064,7 +1200,8 @@ simd_kernels!(
     mask = mask_f64_avx2,
     mload = mload_f64_avx2,
     mstore = mstore_f64_avx2,
-    blend = blend_f64_avx2
+    blend = blend_f64_avx2,
+    hsum = hsum_f64_avx2
 );
 simd_kernels!(
     f32_avx2,
@@ -1084,7 +1221,8 @@ simd_kernels!(
     mask = mask_f32_avx2,
     mload = mload_f32_avx2,
     mstore = mstore_f32_avx2,
-    blend = blend_f32_avx2
+    blend = blend_f32_avx2,
+    hsum = hsum_f32_avx2
 );
 
 /// dst[p·STRIDE + j] = b[p + j·ldb] for p0 ≤ p < kc, j < COLS: the k-steps a transposing
