@@ -620,6 +620,26 @@ mod x86 {
         });
     }
 
+    /// The largest product (m·k·n) that [`small_product`] takes: T1's 24 × 24 × 16.
+    const SMALL_WORK: usize = 1 << 14;
+    /// The largest A (m·k) of a small Aᵀ B, copied transposed to the stack (16 KiB of f64).
+    const SMALL_A: usize = 2048;
+
+    /// Whether C = op(A) op(B) goes to `simd::*::small_gemm`, straight from the operands: C of
+    /// at most three vectors of rows (AVX-512: 24 f64 or 48 f32; AVX2: 12 or 24) and little
+    /// work (m·k·n ≤ SMALL_WORK), where the packed GEMM's packing and blocking cost more than
+    /// the arithmetic (the main job's 2-24-24-2 network in batches of 16). `lanes512` is the
+    /// element type's AVX-512 lanes; AVX2 has half.
+    fn small_product(op: Op, m: usize, k: usize, n: usize, lanes512: usize, avx512: bool) -> bool {
+        let lanes = if avx512 { lanes512 } else { lanes512 / 2 };
+        op != Op::Tt
+            && m > 0
+            && n > 0
+            && m <= 3 * lanes
+            && m * k * n <= SMALL_WORK
+            && (op != Op::Tn || m * k <= SMALL_A)
+    }
+
     macro_rules! product_for {
         ($name:ident, $e:ty, $avx512:ident, $avx2:ident, $g512:ty, $g2:ty) => {
             /// `super::product` for this element type with a vector instruction set.
@@ -665,6 +685,35 @@ mod x86 {
                                 $avx512::ger(m, n, alpha, pa, pb, pc, accumulate)
                             } else {
                                 $avx2::ger(m, n, alpha, pa, pb, pc, accumulate)
+                            }
+                        }
+                        _ if small_product(op, m, k, n, $avx512::LANES, avx512) => {
+                            let lanes = if avx512 { $avx512::LANES } else { $avx2::LANES };
+                            let v = m.div_ceil(lanes);
+                            // Aᵀ as a column-major m × k copy (at most SMALL_A elements).
+                            let mut at = [0.0 as $e; SMALL_A];
+                            let a_op = if op == Op::Tn {
+                                for i in 0..m {
+                                    for p in 0..k {
+                                        at[i + p * m] = a[p + i * k];
+                                    }
+                                }
+                                (at.as_ptr(), m)
+                            } else {
+                                (pa, m)
+                            };
+                            let b_op = match op {
+                                Op::Nt => (pb, n, 1),
+                                _ => (pb, 1, k),
+                            };
+                            let shape = (m, k, n);
+                            match (avx512, v) {
+                                (true, 1) => $avx512::small_gemm::<1>(shape, alpha, a_op, b_op, pc, accumulate),
+                                (true, 2) => $avx512::small_gemm::<2>(shape, alpha, a_op, b_op, pc, accumulate),
+                                (true, _) => $avx512::small_gemm::<3>(shape, alpha, a_op, b_op, pc, accumulate),
+                                (false, 1) => $avx2::small_gemm::<1>(shape, alpha, a_op, b_op, pc, accumulate),
+                                (false, 2) => $avx2::small_gemm::<2>(shape, alpha, a_op, b_op, pc, accumulate),
+                                (false, _) => $avx2::small_gemm::<3>(shape, alpha, a_op, b_op, pc, accumulate),
                             }
                         }
                         _ => {

@@ -62,7 +62,7 @@ pub(crate) const B_COLUMNS: u8 = 2;
 macro_rules! simd_kernels {
     (
         $module:ident, $feature:literal, $elem:ty, lanes = $lanes:expr, nr = $nr:expr,
-        block = $block:expr, prefetch_work = $prefetch_work:expr,
+        block = $block:expr, prefetch_work = $prefetch_work:expr, small_nr = $small_nr:expr,
         zero = $zero:ident, load = $load:ident, store = $store:ident, splat = $splat:ident,
         fma = $fma:ident, add = $add:ident, mul = $mul:ident, mask = $mask:ident,
         mload = $mload:ident, mstore = $mstore:ident, blend = $blend:ident, hsum = $hsum:ident
@@ -631,6 +631,107 @@ macro_rules! simd_kernels {
                 }
             }
 
+            /// Columns of C per block of [`small_gemm`].
+            pub(crate) const SMALL_NR: usize = $small_nr;
+
+            /// Columns j..j + N of C ← α A B (+ C) for [`small_gemm`]: N · V accumulators,
+            /// A's column p loaded (V vectors, the last masked unless `full`) and multiplied
+            /// by N broadcasts of B's row p.
+            ///
+            /// # Safety
+            /// As [`small_gemm`], with columns j..j + N within n.
+            #[target_feature(enable = $feature)]
+            #[inline]
+            unsafe fn small_gemm_block<const V: usize, const N: usize>(
+                (m, k): (usize, usize),
+                alpha: $elem,
+                (a, lda): (*const $elem, usize),
+                (b, rsb, csb): (*const $elem, usize, usize),
+                (c, j): (*mut $elem, usize),
+                accumulate: bool,
+            ) {
+                // SAFETY: rows < m (the last vector masked to them unless full), p < k, and
+                // columns j..j + N < n.
+                unsafe {
+                    let lv = (V - 1) * LANES;
+                    let full = m == V * LANES;
+                    let last = $mask(0, m - lv);
+                    let mut acc = [[$zero(); N]; V];
+                    let mut ap = a;
+                    let mut bp = b.add(j * csb);
+                    for _ in 0..k {
+                        let mut av = [$zero(); V];
+                        for v in 0..V - 1 {
+                            av[v] = $load(ap.add(v * LANES));
+                        }
+                        av[V - 1] = if full {
+                            $load(ap.add(lv))
+                        } else {
+                            $mload(ap.add(lv), last)
+                        };
+                        for jj in 0..N {
+                            let s = $splat(*bp.add(jj * csb));
+                            for v in 0..V {
+                                acc[v][jj] = $fma(av[v], s, acc[v][jj]);
+                            }
+                        }
+                        ap = ap.add(lda);
+                        bp = bp.add(rsb);
+                    }
+                    let va = $splat(alpha);
+                    for jj in 0..N {
+                        let cp = c.add((j + jj) * m);
+                        for v in 0..V {
+                            let ptr = cp.add(v * LANES);
+                            let mut r = $mul(acc[v][jj], va);
+                            if v + 1 < V || full {
+                                if accumulate {
+                                    r = $add($load(ptr), r);
+                                }
+                                $store(ptr, r);
+                            } else {
+                                if accumulate {
+                                    r = $add($mload(ptr, last), r);
+                                }
+                                $mstore(ptr, last, r);
+                            }
+                        }
+                    }
+                }
+            }
+
+            /// C (m × n, column-major, leading dimension m) ← α A B (+ C) for a small C,
+            /// m ≤ V·LANES, straight from the operands, nothing packed: A column-major (its
+            /// columns `lda` apart), B's element (p, j) at b[p·rsb + j·csb] (B or a stored
+            /// Bᵀ alike). [`SMALL_NR`] columns of C at a time, then one by one. Each element is
+            /// one FMA chain over p in order, from zero, then scaled by α.
+            ///
+            /// # Safety
+            /// The CPU has the module's features; (V − 1)·LANES < m ≤ V·LANES; A holds m rows
+            /// of k columns, B k × n through its strides, C m·n elements.
+            #[target_feature(enable = $feature)]
+            pub(crate) unsafe fn small_gemm<const V: usize>(
+                (m, k, n): (usize, usize, usize),
+                alpha: $elem,
+                a: (*const $elem, usize),
+                b: (*const $elem, usize, usize),
+                c: *mut $elem,
+                accumulate: bool,
+            ) {
+                // SAFETY: every block lies within C's n columns.
+                unsafe {
+                    let mut j = 0;
+                    while j + SMALL_NR <= n {
+                        small_gemm_block::<V, SMALL_NR>((m, k), alpha, a, b, (c, j), accumulate);
+                        j += SMALL_NR;
+                    }
+                    while j < n {
+                        small_gemm_block::<V, 1>((m, k), alpha, a, b, (c, j), accumulate);
+                        j += 1;
+                    }
+                }
+            }
+
             /// Rows per block of [`gemv_n_stream`] (its sums, 4 KiB of f64, stay in L1).
             const STREAM_ROWS: usize = 512;
 
@@ -1148,6 +1249,7 @@ simd_kernels!(
     nr = 12,
     block = 16,
     prefetch_work = 0,
+    small_nr = 8,
     zero = _mm512_setzero_pd,
     load = _mm512_loadu_pd,
     store = _mm512_storeu_pd,
@@ -1169,6 +1271,7 @@ simd_kernels!(
     nr = 12,
     block = 16,
     prefetch_work = 0,
+    small_nr = 8,
     zero = _mm512_setzero_ps,
     load = _mm512_loadu_ps,
     store = _mm512_storeu_ps,
@@ -1190,6 +1293,7 @@ simd_kernels!(
     nr = 6,
     block = 8,
     prefetch_work = 1 << 25,
+    small_nr = 4,
     zero = _mm256_setzero_pd,
     load = _mm256_loadu_pd,
     store = _mm256_storeu_pd,
@@ -1211,6 +1315,7 @@ simd_kernels!(
     nr = 6,
     block = 8,
     prefetch_work = 1 << 25,
+    small_nr = 4,
     zero = _mm256_setzero_ps,
     load = _mm256_loadu_ps,
     store = _mm256_storeu_ps,
