@@ -625,17 +625,13 @@ mod x86 {
     /// The largest A (m·k) of a small Aᵀ B, copied transposed to the stack (16 KiB of f64).
     const SMALL_A: usize = 2048;
 
-    /// Whether C = op(A) op(B) goes to `simd::*::small_gemm`, straight from the operands: C of
-    /// at most three vectors of rows (AVX-512: 24 f64 or 48 f32; AVX2: 12 or 24) and little
-    /// work (m·k·n ≤ SMALL_WORK), where the packed GEMM's packing and blocking cost more than
-    /// the arithmetic (the main job's 2-24-24-2 network in batches of 16). `lanes512` is the
-    /// element type's AVX-512 lanes; AVX2 has half.
-    fn small_product(op: Op, m: usize, k: usize, n: usize, lanes512: usize, avx512: bool) -> bool {
-        let lanes = if avx512 { lanes512 } else { lanes512 / 2 };
+    /// Whether C = op(A) op(B) goes to `simd::*::small_gemm`, straight from the operands:
+    /// little work (m·k·n ≤ SMALL_WORK), where the packed GEMM's packing and blocking cost
+    /// more than the arithmetic (the main job's 2-24-24-2 network in batches of 16).
+    fn small_product(op: Op, m: usize, k: usize, n: usize) -> bool {
         op != Op::Tt
             && m > 0
             && n > 0
-            && m <= 3 * lanes
             && m * k * n <= SMALL_WORK
             && (op != Op::Tn || m * k <= SMALL_A)
     }
@@ -687,18 +683,17 @@ mod x86 {
                                 $avx2::ger(m, n, alpha, pa, pb, pc, accumulate)
                             }
                         }
-                        _ if small_product(op, m, k, n, $avx512::LANES, avx512) => {
-                            let lanes = if avx512 { $avx512::LANES } else { $avx2::LANES };
-                            let v = m.div_ceil(lanes);
-                            // Aᵀ as a column-major m × k copy (at most SMALL_A elements).
-                            let mut at = [0.0 as $e; SMALL_A];
+                        _ if small_product(op, m, k, n) => {
+                            // Aᵀ as a column-major m × k copy (at most SMALL_A elements),
+                            // every element written before the kernel reads it.
+                            let mut at = [core::mem::MaybeUninit::<$e>::uninit(); SMALL_A];
                             let a_op = if op == Op::Tn {
                                 for i in 0..m {
                                     for p in 0..k {
-                                        at[i + p * m] = a[p + i * k];
+                                        at[i + p * m].write(a[p + i * k]);
                                     }
                                 }
-                                (at.as_ptr(), m)
+                                (at.as_ptr().cast::<$e>(), m)
                             } else {
                                 (pa, m)
                             };
@@ -707,13 +702,10 @@ mod x86 {
                                 _ => (pb, 1, k),
                             };
                             let shape = (m, k, n);
-                            match (avx512, v) {
-                                (true, 1) => $avx512::small_gemm::<1>(shape, alpha, a_op, b_op, pc, accumulate),
-                                (true, 2) => $avx512::small_gemm::<2>(shape, alpha, a_op, b_op, pc, accumulate),
-                                (true, _) => $avx512::small_gemm::<3>(shape, alpha, a_op, b_op, pc, accumulate),
-                                (false, 1) => $avx2::small_gemm::<1>(shape, alpha, a_op, b_op, pc, accumulate),
-                                (false, 2) => $avx2::small_gemm::<2>(shape, alpha, a_op, b_op, pc, accumulate),
-                                (false, _) => $avx2::small_gemm::<3>(shape, alpha, a_op, b_op, pc, accumulate),
+                            if avx512 {
+                                $avx512::small_gemm(shape, alpha, a_op, b_op, pc, accumulate)
+                            } else {
+                                $avx2::small_gemm(shape, alpha, a_op, b_op, pc, accumulate)
                             }
                         }
                         _ => {

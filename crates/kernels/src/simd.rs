@@ -643,7 +643,7 @@ macro_rules! simd_kernels {
             #[target_feature(enable = $feature)]
             #[inline]
             unsafe fn small_gemm_block<const V: usize, const N: usize>(
-                (m, k): (usize, usize),
+                (m, k, ldc): (usize, usize, usize),
                 alpha: $elem,
                 (a, lda): (*const $elem, usize),
                 (b, rsb, csb): (*const $elem, usize, usize),
@@ -680,7 +680,7 @@ macro_rules! simd_kernels {
                     }
                     let va = $splat(alpha);
                     for jj in 0..N {
-                        let cp = c.add((j + jj) * m);
+                        let cp = c.add((j + jj) * ldc);
                         for v in 0..V {
                             let ptr = cp.add(v * LANES);
                             let mut r = $mul(acc[v][jj], va);
@@ -700,34 +700,68 @@ macro_rules! simd_kernels {
                 }
             }
 
-            /// C (m × n, column-major, leading dimension m) ← α A B (+ C) for a small C,
-            /// m ≤ V·LANES, straight from the operands, nothing packed: A column-major (its
-            /// columns `lda` apart), B's element (p, j) at b[p·rsb + j·csb] (B or a stored
-            /// Bᵀ alike). [`SMALL_NR`] columns of C at a time, then one by one. Each element is
-            /// one FMA chain over p in order, from zero, then scaled by α.
+            /// Rows i..i + mb (mb ≤ V·LANES) of [`small_gemm`]'s C: [`SMALL_NR`] columns at a
+            /// time, then one by one.
             ///
             /// # Safety
-            /// The CPU has the module's features; (V − 1)·LANES < m ≤ V·LANES; A holds m rows
-            /// of k columns, B k × n through its strides, C m·n elements.
+            /// As [`small_gemm`], with (V − 1)·LANES < mb ≤ V·LANES and rows i..i + mb < m.
             #[target_feature(enable = $feature)]
-            pub(crate) unsafe fn small_gemm<const V: usize>(
-                (m, k, n): (usize, usize, usize),
+            #[inline]
+            unsafe fn small_gemm_rows<const V: usize>(
+                (mb, k, n, ldc): (usize, usize, usize, usize),
                 alpha: $elem,
                 a: (*const $elem, usize),
                 b: (*const $elem, usize, usize),
                 c: *mut $elem,
                 accumulate: bool,
             ) {
-                // SAFETY: every block lies within C's n columns.
+                // SAFETY: every block lies within the rows given and C's n columns.
                 unsafe {
+                    let shape = (mb, k, ldc);
                     let mut j = 0;
                     while j + SMALL_NR <= n {
-                        small_gemm_block::<V, SMALL_NR>((m, k), alpha, a, b, (c, j), accumulate);
+                        small_gemm_block::<V, SMALL_NR>(shape, alpha, a, b, (c, j), accumulate);
                         j += SMALL_NR;
                     }
                     while j < n {
-                        small_gemm_block::<V, 1>((m, k), alpha, a, b, (c, j), accumulate);
+                        small_gemm_block::<V, 1>(shape, alpha, a, b, (c, j), accumulate);
                         j += 1;
+                    }
+                }
+            }
+
+            /// C (m × n, column-major, leading dimension m) ← α A B (+ C) for a small
+            /// product, straight from the operands, nothing packed: A column-major (its
+            /// columns `lda` apart), B's element (p, j) at b[p·rsb + j·csb] (B or a stored
+            /// Bᵀ alike). Rows in blocks of up to three vectors (the last masked to the rows
+            /// left), columns [`SMALL_NR`] at a time. Each element is one FMA chain over p in
+            /// order, from zero, then scaled by α.
+            ///
+            /// # Safety
+            /// The CPU has the module's features; A holds m rows of k columns, B k × n
+            /// through its strides, C m·n elements.
+            #[target_feature(enable = $feature)]
+            pub(crate) unsafe fn small_gemm(
+                (m, k, n): (usize, usize, usize),
+                alpha: $elem,
+                (a, lda): (*const $elem, usize),
+                b: (*const $elem, usize, usize),
+                c: *mut $elem,
+                accumulate: bool,
+            ) {
+                // SAFETY: each block of rows lies within 0..m.
+                unsafe {
+                    let mut i = 0;
+                    while i < m {
+                        let mb = (3 * LANES).min(m - i);
+                        let shape = (mb, k, n, m);
+                        let (ai, ci) = ((a.add(i), lda), c.add(i));
+                        match mb.div_ceil(LANES) {
+                            1 => small_gemm_rows::<1>(shape, alpha, ai, b, ci, accumulate),
+                            2 => small_gemm_rows::<2>(shape, alpha, ai, b, ci, accumulate),
+                            _ => small_gemm_rows::<3>(shape, alpha, ai, b, ci, accumulate),
+                        }
+                        i += mb;
                     }
                 }
             }
