@@ -18,6 +18,7 @@
 //! | m·k·n < 256 (the seed's 3-4-5-2 network) | plain loops, no set-up cost |
 //! | AVX-512 or AVX2: one sample, A B or Aᵀ B with n = 1 | matrix–vector (`gemv_n`, `gemv_t`) |
 //! | AVX-512 or AVX2: one sample, A Bᵀ with k = 1 | rank-1 update (`ger`) |
+//! | AVX-512 or AVX2: m·k·n ≤ 2¹⁴ (the main job's 2-24-24-2 network in batches of 16) | `small_gemm`: A's columns and B's elements read in place, nothing packed; Aᵀ copied to the stack for Aᵀ B |
 //! | AVX-512 or AVX2: otherwise | packed, blocked GEMM with an MR × NR register-tile micro-kernel (module `gemm`) |
 //! | portable | `matrixmultiply` (nalgebra's own product, with its SSE/AVX/NEON kernels), operands through their strides |
 //! | Aᵀ Bᵀ, any path | plain loops (the step never asks for it) |
@@ -631,6 +632,7 @@ mod x86 {
     fn small_product(op: Op, m: usize, k: usize, n: usize) -> bool {
         op != Op::Tt
             && m > 0
+            && k > 0
             && n > 0
             && m * k * n <= SMALL_WORK
             && (op != Op::Tn || m * k <= SMALL_A)
@@ -688,12 +690,15 @@ mod x86 {
                             // every element written before the kernel reads it.
                             let mut at = [core::mem::MaybeUninit::<$e>::uninit(); SMALL_A];
                             let a_op = if op == Op::Tn {
-                                for i in 0..m {
-                                    for p in 0..k {
-                                        at[i + p * m].write(a[p + i * k]);
+                                let atp = at.as_mut_ptr().cast::<$e>();
+                                // Column i of the stored A (k elements) is row i of Aᵀ.
+                                for (i, column) in a.chunks_exact(k).take(m).enumerate() {
+                                    for (p, &v) in column.iter().enumerate() {
+                                        // i + p·m < m·k ≤ SMALL_A.
+                                        *atp.add(i + p * m) = v;
                                     }
                                 }
-                                (at.as_ptr().cast::<$e>(), m)
+                                (atp.cast_const(), m)
                             } else {
                                 (pa, m)
                             };

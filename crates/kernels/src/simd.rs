@@ -8,6 +8,8 @@
 //! | `gemv_n` | y = α A x (+ y), A column-major | z_{i+1} = W_i a_i for one sample |
 //! | `gemv_t` | y = α Aᵀ x (+ y), A column-major | W_iᵀ δ_{i+1} for one sample |
 //! | `ger` | C = α x yᵀ (+ C) | ∂E/∂W_i = δ_{i+1} a_iᵀ, and the fused W_i ← W_i − m δ_{i+1} a_iᵀ |
+//! | `small_gemm` | C = α A B (+ C), A and B read in place through their strides | products of m·k·n ≤ 2¹⁴ (T1: 2-24-24-2, batch 16) |
+//! | `small_gemv`, `small_gemv_t`, `small_ger` | the three above for a column of ≤ 2 vectors | one sample through a layer of < 256 weights (the seed's 3-4-5-2) |
 //!
 //! MR = 2 vectors, NR = 12 (AVX-512: 24 accumulators of the 32 registers) or 6 (AVX2: 12 of
 //! 16). The AVX-512 `micro` prefetches its C tile before the k-loop and Ā, B̄ a few k-steps
