@@ -1771,9 +1771,11 @@ macro_rules! simd_sigmoid {
         tobits = $tobits:ident, frombits = $frombits:ident,
         load = $load:ident, store = $store:ident, splat = $splat:ident, fma = $fma:ident,
         add = $add:ident, sub = $sub:ident, mul = $mul:ident, div = $div:ident, min = $min:ident,
-        max = $max:ident
+        max = $max:ident, mask = $mask:ident, mload = $mload:ident, mstore = $mstore:ident
     ) => {
         pub(crate) mod $module {
+            #[allow(clippy::wildcard_imports)]
+            use super::masks::*;
             #[allow(clippy::wildcard_imports)]
             use core::arch::x86_64::*;
 
@@ -1843,7 +1845,7 @@ macro_rules! simd_sigmoid {
             /// The CPU has the module's features; `z` and `a` hold `len` elements.
             #[target_feature(enable = $feature)]
             pub(crate) unsafe fn sigmoid(len: usize, z: *const $elem, a: *mut $elem) {
-                // SAFETY: every offset is < len; the tail goes through a local buffer.
+                // SAFETY: every offset is < len; the tail's vector is masked to it.
                 unsafe {
                     let mut i = 0;
                     while i + LANES <= len {
@@ -1851,10 +1853,10 @@ macro_rules! simd_sigmoid {
                         i += LANES;
                     }
                     if i < len {
-                        let mut buf = [0.0 as $elem; LANES];
-                        std::ptr::copy_nonoverlapping(z.add(i), buf.as_mut_ptr(), len - i);
-                        $store(buf.as_mut_ptr(), sigmoid_v($load(buf.as_ptr())));
-                        std::ptr::copy_nonoverlapping(buf.as_ptr(), a.add(i), len - i);
+                        // A masked vector, not a copy through a buffer: the seed's layers (4,
+                        // 5 rows) are all tail.
+                        let k = $mask(0, len - i);
+                        $mstore(a.add(i), k, sigmoid_v($mload(z.add(i), k)));
                     }
                 }
             }
@@ -1865,7 +1867,7 @@ macro_rules! simd_sigmoid {
             /// The CPU has the module's features; `z` and `d` hold `len` elements.
             #[target_feature(enable = $feature)]
             pub(crate) unsafe fn sigmoid_mul_prime(len: usize, z: *const $elem, d: *mut $elem) {
-                // SAFETY: every offset is < len; the tail goes through local buffers.
+                // SAFETY: every offset is < len; the tail's vector is masked to it.
                 unsafe {
                     let one = $splat(1.0);
                     let mut i = 0;
@@ -1876,14 +1878,10 @@ macro_rules! simd_sigmoid {
                         i += LANES;
                     }
                     if i < len {
-                        let mut zb = [0.0 as $elem; LANES];
-                        let mut db = [0.0 as $elem; LANES];
-                        std::ptr::copy_nonoverlapping(z.add(i), zb.as_mut_ptr(), len - i);
-                        std::ptr::copy_nonoverlapping(d.add(i), db.as_mut_ptr(), len - i);
-                        let s = sigmoid_v($load(zb.as_ptr()));
+                        let k = $mask(0, len - i);
+                        let s = sigmoid_v($mload(z.add(i), k));
                         let ds = $mul(s, $sub(one, s));
-                        $store(db.as_mut_ptr(), $mul($load(db.as_ptr()), ds));
-                        std::ptr::copy_nonoverlapping(db.as_ptr(), d.add(i), len - i);
+                        $mstore(d.add(i), k, $mul($mload(d.add(i), k), ds));
                     }
                 }
             }
@@ -1918,7 +1916,10 @@ simd_sigmoid!(
     mul = _mm512_mul_pd,
     div = _mm512_div_pd,
     min = _mm512_min_pd,
-    max = _mm512_max_pd
+    max = _mm512_max_pd,
+    mask = mask_f64_avx512,
+    mload = mload_f64_avx512,
+    mstore = mstore_f64_avx512
 );
 simd_sigmoid!(
     sigmoid_f32_avx512,
@@ -1947,7 +1948,10 @@ simd_sigmoid!(
     mul = _mm512_mul_ps,
     div = _mm512_div_ps,
     min = _mm512_min_ps,
-    max = _mm512_max_ps
+    max = _mm512_max_ps,
+    mask = mask_f32_avx512,
+    mload = mload_f32_avx512,
+    mstore = mstore_f32_avx512
 );
 simd_sigmoid!(
     sigmoid_f64_avx2,
@@ -1976,7 +1980,10 @@ simd_sigmoid!(
     mul = _mm256_mul_pd,
     div = _mm256_div_pd,
     min = _mm256_min_pd,
-    max = _mm256_max_pd
+    max = _mm256_max_pd,
+    mask = mask_f64_avx2,
+    mload = mload_f64_avx2,
+    mstore = mstore_f64_avx2
 );
 simd_sigmoid!(
     sigmoid_f32_avx2,
@@ -2005,5 +2012,8 @@ simd_sigmoid!(
     mul = _mm256_mul_ps,
     div = _mm256_div_ps,
     min = _mm256_min_ps,
-    max = _mm256_max_ps
+    max = _mm256_max_ps,
+    mask = mask_f32_avx2,
+    mload = mload_f32_avx2,
+    mstore = mstore_f32_avx2
 );
