@@ -1,5 +1,5 @@
-//! Instruction counts of one training step on the peers' shapes S1–S3 and of one gradient
-//! check, under valgrind's callgrind (through gungraun).
+//! Instruction counts of one training step on the peers' shapes S1–S3 and T1 (2-24-24-2,
+//! batch 16) and of one gradient check, under valgrind's callgrind (through gungraun).
 //!
 //! Counts, not seconds: the same binary on the same inputs executes the same instructions
 //! whatever else the machine is doing, so `.ci/instructions.sh` can compare them with the
@@ -44,7 +44,7 @@ struct Step<T: Scalar> {
 /// of the network (so lazily initialised state, such as a CPU-feature probe, is not counted).
 /// The measured step then starts from the peers' initial weights.
 fn setup_step<T: Scalar>(name: &str) -> Step<T> {
-    let shape = shape(name).expect("S1..S5 exist");
+    let shape = shape(name).expect("S1..S5 and T1 exist");
     let (net, x, y) = peer_data::<T>(&shape);
     let mut ws = Workspace::new(&net, shape.batch).expect("peer shapes fit in memory");
     let mut warm = net.clone();
@@ -80,6 +80,7 @@ fn step<T: Scalar>(mut s: Step<T>) -> (T, Step<T>) {
 #[bench::s1(setup = setup_step::<f32>, args = ("S1"))]
 #[bench::s2(setup = setup_step::<f32>, args = ("S2"))]
 #[bench::s3(setup = setup_step::<f32>, args = ("S3"))]
+#[bench::t1(setup = setup_step::<f32>, args = ("T1"))]
 fn step_f32(s: Step<f32>) -> (f32, Step<f32>) {
     black_box(step(s))
 }
@@ -88,6 +89,7 @@ fn step_f32(s: Step<f32>) -> (f32, Step<f32>) {
 #[bench::s1(setup = setup_step::<f64>, args = ("S1"))]
 #[bench::s2(setup = setup_step::<f64>, args = ("S2"))]
 #[bench::s3(setup = setup_step::<f64>, args = ("S3"))]
+#[bench::t1(setup = setup_step::<f64>, args = ("T1"))]
 fn step_f64(s: Step<f64>) -> (f64, Step<f64>) {
     black_box(step(s))
 }
