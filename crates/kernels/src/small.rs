@@ -54,6 +54,8 @@ pub(crate) fn gemv_on<T: Real>(isa: Isa, w: &[T], rows: usize, cols: usize, a: &
         (a.len(), cols),
         (z.len(), rows),
     );
+    #[cfg(not(x86_kernels))]
+    let _ = isa;
     let (a, z) = (&a[..cols], &mut z[..rows]);
     #[cfg(x86_kernels)]
     if let Some(v) = vectors::<T>(isa, rows) {
@@ -110,6 +112,8 @@ pub(crate) fn gemv_t_on<T: Real>(
         (delta.len(), rows),
         (d.len(), cols),
     );
+    #[cfg(not(x86_kernels))]
+    let _ = isa;
     let (delta, d) = (&delta[..rows], &mut d[..cols]);
     #[cfg(x86_kernels)]
     if let Some(v) = vectors::<T>(isa, rows) {
@@ -167,6 +171,8 @@ pub(crate) fn ger_on<T: Real>(
         (delta.len(), rows),
         (a.len(), cols),
     );
+    #[cfg(not(x86_kernels))]
+    let _ = isa;
     let (delta, a) = (&delta[..rows], &a[..cols]);
     #[cfg(x86_kernels)]
     if let Some(v) = vectors::<T>(isa, rows) {
