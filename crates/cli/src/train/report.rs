@@ -9,7 +9,6 @@
 
 use super::plan::Plan;
 use crate::args::sizes_text;
-use crate::classes::argmax;
 use crate::data;
 use crate::io::{self, ensure_parent};
 use crate::plot::boundary::{self, Boundary};
@@ -19,7 +18,6 @@ use crate::plot::loss::LossCurve;
 use crate::tensors;
 use anyhow::Result;
 use backprop::{ActivationFn, Network, Scalar};
-use nalgebra::DMatrix;
 use std::path::PathBuf;
 
 /// One epoch's numbers.
@@ -35,24 +33,6 @@ pub struct Row {
     pub test_loss: Option<f64>,
     /// The fraction of test samples classified right.
     pub test_accuracy: Option<f64>,
-}
-
-/// E/N and, for classification, the fraction of samples classified right.
-pub fn evaluate<T: Scalar>(
-    net: &Network<T>,
-    x: &DMatrix<T>,
-    y: &DMatrix<T>,
-    classify: bool,
-) -> Result<(f64, Option<f64>)> {
-    let z = net.predict(x.as_view())?;
-    let e = backprop::loss(y.as_view(), z.as_view()).as_f64() / x.ncols() as f64;
-    let acc = classify.then(|| {
-        let right = (0..x.ncols())
-            .filter(|&s| argmax(z.column(s).iter().copied()) == argmax(y.column(s).iter().copied()))
-            .count();
-        right as f64 / x.ncols() as f64
-    });
-    Ok((e, acc))
 }
 
 /// A loss: six decimals for ordinary values, scientific for very large or small ones.

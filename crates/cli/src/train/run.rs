@@ -3,6 +3,7 @@
 //! Ctrl-C asked before every mini-batch, and after every epoch the evaluation, the epoch's line
 //! and the progress bar.
 
+use super::eval::Evaluator;
 use super::plan::{AnySession, Plan, Ready, Session};
 use super::report::{self, Row, line, loss_text, pct};
 use crate::args::sizes_text;
@@ -63,6 +64,8 @@ struct Monitor<'a, T: Scalar> {
     x: &'a DMatrix<T>,
     y: &'a DMatrix<T>,
     test: Option<&'a (DMatrix<T>, DMatrix<T>)>,
+    /// The forward passes of the evaluation, into buffers allocated once.
+    eval: Evaluator<T>,
     bar: ProgressBar,
     rows: Vec<Row>,
     /// An evaluation that failed (it ends training).
@@ -79,16 +82,16 @@ impl<T: Scalar> Monitor<'_, T> {
         }
     }
 
-    fn row(&self, report: &EpochReport, net: &Network<T>) -> Result<Row> {
+    fn row(&mut self, report: &EpochReport, net: &Network<T>) -> Result<Row> {
         let classify = self.plan.classes.is_some();
         let accuracy = if classify {
-            report::evaluate(net, self.x, self.y, true)?.1
+            self.eval.evaluate(net, self.x, self.y, true)?.1
         } else {
             None
         };
         let (test_loss, test_accuracy) = match self.test {
             Some((tx, ty)) => {
-                let (l, a) = report::evaluate(net, tx, ty, classify)?;
+                let (l, a) = self.eval.evaluate(net, tx, ty, classify)?;
                 (Some(l), a)
             }
             None => (None, None),
@@ -173,6 +176,10 @@ fn train_typed<T: Scalar>(plan: Plan, session: Session<T>) -> Result<Outcome> {
         x: &x,
         y: &y,
         test: test.as_ref(),
+        eval: Evaluator::new(
+            &net,
+            x.ncols().max(test.as_ref().map_or(0, |t| t.0.ncols())),
+        ),
         bar: progress_bar(config.epochs),
         rows: Vec::new(),
         error: None,
