@@ -21,7 +21,7 @@ use backprop::{ActivationFn, Network, Scalar};
 use std::path::PathBuf;
 
 /// One epoch's numbers.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Row {
     /// The epoch, 1-based.
     pub epoch: usize,
