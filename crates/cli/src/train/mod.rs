@@ -10,3 +10,14 @@ pub mod eval;
 pub mod plan;
 pub mod report;
 pub mod run;
+
+/// `backprop train` with `args` (after `train`), planned and ready to run.
+#[cfg(test)]
+pub(crate) fn ready(args: &[&str]) -> plan::Ready {
+    use clap::Parser;
+    let all = ["backprop", "train"].iter().chain(args);
+    match crate::Cli::try_parse_from(all).unwrap().command {
+        crate::Command::Train(args) => plan::prepare(args).unwrap(),
+        _ => unreachable!(),
+    }
+}

@@ -444,25 +444,7 @@ fn train_typed<T: Scalar>(plan: Plan, session: Session<T>) -> Result<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Cli, Command};
-    use clap::Parser;
-
-    /// A `backprop train` with `args`, ready to run, its outputs in `dir`.
-    fn ready(dir: &std::path::Path, args: &[&str]) -> Ready {
-        let out = dir.join("m.safetensors");
-        let mut all = vec![
-            "backprop",
-            "train",
-            "--no-plots",
-            "--out",
-            out.to_str().unwrap(),
-        ];
-        all.extend_from_slice(args);
-        match Cli::try_parse_from(all).unwrap().command {
-            Command::Train(args) => super::super::plan::prepare(args).unwrap(),
-            _ => unreachable!(),
-        }
-    }
+    use crate::train::ready;
 
     /// The rows and the trained weights, evaluating on a thread or inline.
     fn rows<T: Scalar>(plan: &Plan, session: Session<T>, threaded: bool) -> (Vec<Row>, Vec<T>) {
@@ -504,7 +486,10 @@ mod tests {
             &["--data", "xor", "--epochs", "30", "--test-split", "0"],
         ] {
             let run = |threaded: bool| {
-                let Ready { plan, session } = ready(dir.path(), args);
+                let out = dir.path().join("m.safetensors");
+                let mut all = vec!["--no-plots", "--out", out.to_str().unwrap()];
+                all.extend_from_slice(args);
+                let Ready { plan, session } = ready(&all);
                 let (rows, weights) = match session {
                     AnySession::F32(s) => {
                         let (r, w) = rows(&plan, s, threaded);
