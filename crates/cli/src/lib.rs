@@ -78,7 +78,7 @@ field or layer at fault); 3 `check` inconclusive; 130 `train` interrupted by Ctr
 SIGHUP (the last complete epoch's model is written).
 
 Examples:
-  backprop train                # two spirals, a 2-24-24-2 tanh network, about a second
+  backprop train                # two spirals, a 2-24-24-2 tanh network, under a second
   backprop data spiral --out spiral.csv
   backprop grad --model model.safetensors --data spiral.csv --out grad.safetensors
   backprop check --layers 3,4,5,2 --activation sigmoid

@@ -50,7 +50,8 @@ impl Boundary {
     /// The answer of `net` (2 inputs) on a `cells` × `cells` grid over the range of the samples
     /// of `table` (columns x_0, x_1, then the targets) widened by a tenth, with the samples:
     /// their class (the largest target) for a classifier, their first target otherwise. The
-    /// forward passes go in chunks within the memory budget.
+    /// forward passes go in chunks within the memory budget, or in two halves on two threads
+    /// ([`predict_in_halves`]).
     pub fn sample<T: Scalar>(
         net: &Network<T>,
         table: &Table,
@@ -63,7 +64,7 @@ impl Boundary {
         let y_range = padded_pair(column(1));
         let centres = Boundary::centres(x_range, y_range, cells);
         let grid_x = DMatrix::<T>::from_fn(2, centres.len(), |r, c| T::of_f64(centres[c][r]));
-        let z = budget::predict_in_chunks(net, &grid_x)?;
+        let z = predict_in_halves(net, &grid_x)?;
         let points = (0..table.rows())
             .map(|s| {
                 let row = table.row(s);
@@ -98,6 +99,42 @@ impl Boundary {
         }
         v
     }
+}
+
+/// The fewest columns for which [`predict_in_halves`] splits: each half has more than 5, so
+/// that it goes through the same products as the whole (nalgebra multiplies matrices of at
+/// most 5 columns by another loop, which rounds differently); and the split pays for a thread.
+const SPLIT_FROM: usize = 1024;
+
+/// z_n for every column of `x`, as [`budget::predict_in_chunks`] computes it, bit for bit: when
+/// the whole pass fits in one chunk and has at least [`SPLIT_FROM`] columns, its two halves on
+/// two threads (together the memory of the one pass); otherwise in chunks, on this thread.
+pub fn predict_in_halves<T: Scalar>(net: &Network<T>, x: &DMatrix<T>) -> Result<DMatrix<T>> {
+    let n = x.ncols();
+    if n < SPLIT_FROM || n > budget::chunk_of(&net.sizes(), T::DTYPE.size()) {
+        return budget::predict_in_chunks(net, x);
+    }
+    let half = n / 2;
+    let (left, right) = (x.columns(0, half), x.columns(half, n - half));
+    let (z_left, z_right) = std::thread::scope(|scope| {
+        let other = std::thread::Builder::new()
+            .name("grid".into())
+            .spawn_scoped(scope, || net.predict(right));
+        let z_left = net.predict(left);
+        let z_right = match other {
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread: this one does both halves.
+            Err(_) => net.predict(right),
+        };
+        (z_left, z_right)
+    });
+    let (z_left, z_right) = (z_left?, z_right?);
+    let mut z = DMatrix::<T>::zeros(z_left.nrows(), n);
+    z.columns_mut(0, half).copy_from(&z_left);
+    z.columns_mut(half, n - half).copy_from(&z_right);
+    Ok(z)
 }
 
 impl Picture for Boundary {
@@ -175,5 +212,36 @@ impl Picture for Boundary {
             legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backprop::Activation;
+
+    fn halves_equal_one_pass<T: Scalar>(sizes: &[usize], n: usize) {
+        for (seed, act) in (0..).zip(Activation::ALL) {
+            let net = Network::<T>::random(sizes, act, seed).unwrap();
+            let x = DMatrix::<T>::from_fn(sizes[0], n, |r, c| {
+                T::of_f64(((r * 7919 + c * 104_729) % 1000) as f64 / 250.0 - 2.0)
+            });
+            let whole = net.predict(x.as_view()).unwrap();
+            let halves = predict_in_halves(&net, &x).unwrap();
+            let bits = |m: &DMatrix<T>| m.iter().map(|v| v.as_f64().to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&whole), bits(&halves), "{sizes:?} {act} {n}");
+        }
+    }
+
+    #[test]
+    fn the_grid_in_two_halves_is_the_grid_in_one_pass_bit_for_bit() {
+        // The main job's grid (150 × 150) and network, odd sizes, f32, and sizes that do not
+        // split (below SPLIT_FROM).
+        halves_equal_one_pass::<f64>(&[2, 24, 24, 2], 150 * 150);
+        halves_equal_one_pass::<f32>(&[2, 24, 24, 2], 60 * 60);
+        halves_equal_one_pass::<f64>(&[2, 7, 5, 3], 1025);
+        halves_equal_one_pass::<f64>(&[2, 33, 1], 1024);
+        halves_equal_one_pass::<f64>(&[2, 16, 2], 1023);
+        halves_equal_one_pass::<f64>(&[2, 16, 2], 3);
     }
 }

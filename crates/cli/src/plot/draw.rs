@@ -5,7 +5,7 @@ use crate::io;
 use anyhow::{Result, anyhow, bail};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 /// The font family name the embedded font is registered under.
@@ -105,11 +105,50 @@ pub fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
 
 /// Renders `picture` to `path` (PNG or SVG by extension), atomically.
 pub fn render(path: &Path, picture: &impl Picture) -> Result<()> {
+    draw_pending(path, picture)?.commit()
+}
+
+/// A picture drawn, not yet at its path: [`Pending::commit`] puts it there, atomically.
+/// Dropped uncommitted, it leaves no trace (the PNG's temporary file is removed).
+pub struct Pending {
+    path: PathBuf,
+    contents: Contents,
+}
+
+enum Contents {
+    /// A PNG encoded into a temporary file beside the path.
+    Png(io::Scratch),
+    /// An SVG's text.
+    Svg(String),
+}
+
+impl Pending {
+    /// Puts the picture at its path (the rename of the PNG's temporary file, or the SVG's
+    /// atomic write).
+    ///
+    /// # Errors
+    /// A file that cannot be written; the path is then untouched.
+    pub fn commit(self) -> Result<()> {
+        match self.contents {
+            Contents::Png(tmp) => io::commit(tmp, &self.path),
+            Contents::Svg(text) => io::write_file(&self.path, text.as_bytes()),
+        }
+    }
+}
+
+/// Draws `picture` for `path` (PNG or SVG by extension) without putting it there: the work of
+/// [`render`] before the commit, which another thread can do while the other outputs are
+/// written in their order.
+///
+/// # Errors
+/// A path without a picture extension, a temporary file that cannot be made, a failed
+/// drawing.
+pub fn draw_pending(path: &Path, picture: &impl Picture) -> Result<Pending> {
     register_font();
     let format = format_of(path)?;
     let size = picture.size();
     let fail = |e: String| anyhow!("{}: cannot draw the picture: {e}", path.display());
-    match format {
+    let contents = match format {
         Format::Png => {
             // The encoder picks the format by the extension: keep .png on the temporary file.
             let tmp = io::scratch(path, ".tmp.png")?;
@@ -118,7 +157,7 @@ pub fn render(path: &Path, picture: &impl Picture) -> Result<()> {
                 picture.draw(&root).map_err(fail)?;
                 root.present().map_err(e2s).map_err(fail)?;
             }
-            io::commit(tmp, path)?;
+            Contents::Png(tmp)
         }
         Format::Svg => {
             let mut text = String::new();
@@ -127,10 +166,13 @@ pub fn render(path: &Path, picture: &impl Picture) -> Result<()> {
                 picture.draw(&root).map_err(fail)?;
                 root.present().map_err(e2s).map_err(fail)?;
             }
-            io::write_file(path, text.as_bytes())?;
+            Contents::Svg(text)
         }
-    }
-    Ok(())
+    };
+    Ok(Pending {
+        path: path.to_path_buf(),
+        contents,
+    })
 }
 
 /// Class colours: distinct hues that stay readable when lightened.
@@ -201,5 +243,54 @@ mod tests {
         assert_eq!(format_of(Path::new("b.svg")).unwrap(), Format::Svg);
         assert!(format_of(Path::new("b.jpg")).is_err());
         assert!(format_of(Path::new("b")).is_err());
+    }
+
+    /// A loss curve to draw.
+    fn curve() -> crate::plot::loss::LossCurve {
+        crate::plot::loss::LossCurve {
+            title: "t".into(),
+            train: (1..200).map(|k| 1.0 / f64::from(k)).collect(),
+            test: (1..200).map(|k| 1.1 / f64::from(k)).collect(),
+            train_accuracy: (1..200).map(|k| 1.0 - 1.0 / f64::from(k)).collect(),
+            test_accuracy: (1..200).map(|k| 1.0 - 1.2 / f64::from(k)).collect(),
+            floor: Some((0.005, "a floor".into())),
+        }
+    }
+
+    #[test]
+    fn a_picture_drawn_then_committed_is_the_one_rendered_directly() {
+        // The way `render` drew before it was split in two: straight to the file.
+        let dir = tempfile::tempdir().unwrap();
+        register_font();
+        let (old_png, old_svg) = (dir.path().join("old.png"), dir.path().join("old.svg"));
+        let picture = curve();
+        {
+            let root = BitMapBackend::new(&old_png, picture.size()).into_drawing_area();
+            picture.draw(&root).unwrap();
+            root.present().unwrap();
+        }
+        let mut text = String::new();
+        {
+            let root = SVGBackend::with_string(&mut text, picture.size()).into_drawing_area();
+            picture.draw(&root).unwrap();
+            root.present().unwrap();
+        }
+        std::fs::write(&old_svg, text).unwrap();
+        for (old, new) in [(old_png, "new.png"), (old_svg, "new.svg")] {
+            let new = dir.path().join(new);
+            draw_pending(&new, &picture).unwrap().commit().unwrap();
+            assert_eq!(std::fs::read(&old).unwrap(), std::fs::read(&new).unwrap());
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 4);
+    }
+
+    #[test]
+    fn a_pending_picture_dropped_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a.png", "a.svg"] {
+            let pending = draw_pending(&dir.path().join(name), &curve()).unwrap();
+            drop(pending);
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

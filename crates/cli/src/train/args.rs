@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub(super) const TRAIN_HELP: &str = "\
-With no arguments, trains a 2-24-24-2 tanh network on two interleaved spirals (about a second)
+With no arguments, trains a 2-24-24-2 tanh network on two interleaved spirals (under a second)
 and writes model.safetensors, model.loss.png and model.boundary.png into the current directory.
 The pictures are named after the model: --out circles.safetensors writes circles.loss.png and
 circles.boundary.png beside it.

@@ -9,21 +9,19 @@
 
 use super::plan::Plan;
 use crate::args::sizes_text;
-use crate::classes::argmax;
 use crate::data;
 use crate::io::{self, ensure_parent};
 use crate::plot::boundary::{self, Boundary};
-use crate::plot::draw::{format_of, render};
+use crate::plot::draw::{Pending, draw_pending, format_of, render};
 use crate::plot::fit::Fit;
 use crate::plot::loss::LossCurve;
 use crate::tensors;
 use anyhow::Result;
 use backprop::{ActivationFn, Network, Scalar};
-use nalgebra::DMatrix;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One epoch's numbers.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Row {
     /// The epoch, 1-based.
     pub epoch: usize,
@@ -35,24 +33,6 @@ pub struct Row {
     pub test_loss: Option<f64>,
     /// The fraction of test samples classified right.
     pub test_accuracy: Option<f64>,
-}
-
-/// E/N and, for classification, the fraction of samples classified right.
-pub fn evaluate<T: Scalar>(
-    net: &Network<T>,
-    x: &DMatrix<T>,
-    y: &DMatrix<T>,
-    classify: bool,
-) -> Result<(f64, Option<f64>)> {
-    let z = net.predict(x.as_view())?;
-    let e = backprop::loss(y.as_view(), z.as_view()).as_f64() / x.ncols() as f64;
-    let acc = classify.then(|| {
-        let right = (0..x.ncols())
-            .filter(|&s| argmax(z.column(s).iter().copied()) == argmax(y.column(s).iter().copied()))
-            .count();
-        right as f64 / x.ncols() as f64
-    });
-    Ok((e, acc))
 }
 
 /// A loss: six decimals for ordinary values, scientific for very large or small ones.
@@ -141,7 +121,52 @@ pub fn write_outputs<T: Scalar>(
     net: &Network<T>,
     rows: &[Row],
 ) -> Result<Vec<Written>> {
-    let mut written = Vec::new();
+    let title = format!(
+        "{}: {} {}, m = {}, batch {}",
+        plan.name,
+        sizes_text(&net.sizes()),
+        net.activation().name(),
+        data::number(plan.config.learning_rate),
+        plan.config.batch_size
+    );
+    // The boundary (or fit) picture, its forward passes over a grid, drawing and encoding, is
+    // made on a thread of its own while the model, the history and the loss curve are written;
+    // it is put at its path after them, as before (after an error there, it is dropped).
+    std::thread::scope(|scope| {
+        let picture = plan.boundary_picture.as_ref().map(|p| {
+            let title = &title;
+            std::thread::Builder::new()
+                .name("picture".into())
+                .spawn_scoped(scope, move || answer_picture(plan, net, rows, title, p))
+        });
+        let mut written = Vec::new();
+        write_in_order(plan, net, rows, &title, &mut written)?;
+        if let Some(p) = &plan.boundary_picture {
+            let (pending, what) = match picture {
+                Some(Ok(thread)) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+                // No thread could be started: drawn here.
+                _ => answer_picture(plan, net, rows, &title, p)?,
+            };
+            pending.commit()?;
+            written.push(Written {
+                path: p.clone(),
+                what,
+            });
+        }
+        Ok(written)
+    })
+}
+
+/// Writes the model, the history and the loss curve, in this order, onto `written`.
+fn write_in_order<T: Scalar>(
+    plan: &Plan,
+    net: &Network<T>,
+    rows: &[Row],
+    title: &str,
+    written: &mut Vec<Written>,
+) -> Result<()> {
     tensors::save_model(&plan.out, net)?;
     written.push(Written {
         path: plan.out.clone(),
@@ -166,14 +191,6 @@ pub fn write_outputs<T: Scalar>(
             what: "loss and accuracy per epoch, CSV",
         });
     }
-    let title = format!(
-        "{}: {} {}, m = {}, batch {}",
-        plan.name,
-        sizes_text(&net.sizes()),
-        net.activation().name(),
-        data::number(plan.config.learning_rate),
-        plan.config.batch_size
-    );
     if let Some(p) = &plan.loss_picture {
         ensure_parent(p)?;
         let floor = plan
@@ -188,7 +205,7 @@ pub fn write_outputs<T: Scalar>(
                 )
             });
         let curve = LossCurve {
-            title: title.clone(),
+            title: title.to_string(),
             train: rows.iter().map(|r| r.loss).collect(),
             test: rows.iter().filter_map(|r| r.test_loss).collect(),
             train_accuracy: rows.iter().filter_map(|r| r.accuracy).collect(),
@@ -205,37 +222,42 @@ pub fn write_outputs<T: Scalar>(
             },
         });
     }
-    if let Some(p) = &plan.boundary_picture {
-        ensure_parent(p)?;
-        let last = rows.last();
-        let caption = match (
-            last.and_then(|r| r.accuracy),
-            last.and_then(|r| r.test_accuracy),
-        ) {
-            (Some(a), Some(t)) => format!("{title}, accuracy {} (test {})", pct(a), pct(t)),
-            (Some(a), None) => format!("{title}, accuracy {}", pct(a)),
-            _ => title.clone(),
-        };
-        let what = if plan.inputs == 2 {
-            let cells = boundary::cells(format_of(p)?);
-            let picture =
-                Boundary::sample(net, &plan.all_points, plan.classes.clone(), cells, caption)?;
-            render(p, &picture)?;
-            if plan.classes.is_some() {
-                "the decision boundary"
-            } else {
-                "the first output over the input plane"
-            }
+    Ok(())
+}
+
+/// The boundary picture (2 inputs) or the fitted curve (1 input) at `p`, drawn and encoded,
+/// not yet at its path; and what it shows.
+fn answer_picture<T: Scalar>(
+    plan: &Plan,
+    net: &Network<T>,
+    rows: &[Row],
+    title: &str,
+    p: &Path,
+) -> Result<(Pending, &'static str)> {
+    ensure_parent(p)?;
+    let last = rows.last();
+    let caption = match (
+        last.and_then(|r| r.accuracy),
+        last.and_then(|r| r.test_accuracy),
+    ) {
+        (Some(a), Some(t)) => format!("{title}, accuracy {} (test {})", pct(a), pct(t)),
+        (Some(a), None) => format!("{title}, accuracy {}", pct(a)),
+        _ => title.to_string(),
+    };
+    Ok(if plan.inputs == 2 {
+        let cells = boundary::cells(format_of(p)?);
+        let picture =
+            Boundary::sample(net, &plan.all_points, plan.classes.clone(), cells, caption)?;
+        let what = if plan.classes.is_some() {
+            "the decision boundary"
         } else {
-            render(p, &Fit::sample(net, &plan.all_points, caption)?)?;
-            "the fitted curve"
+            "the first output over the input plane"
         };
-        written.push(Written {
-            path: p.clone(),
-            what,
-        });
-    }
-    Ok(written)
+        (draw_pending(p, &picture)?, what)
+    } else {
+        let fit = Fit::sample(net, &plan.all_points, caption)?;
+        (draw_pending(p, &fit)?, "the fitted curve")
+    })
 }
 
 #[cfg(test)]
@@ -250,6 +272,79 @@ mod tests {
         assert_eq!(loss_text(3.6e252), "3.600000e252");
         assert_eq!(loss_text(2.5e-7), "2.500000e-7");
         assert_eq!(loss_text(f64::INFINITY), "inf");
+    }
+
+    /// A spiral plan with every output in `dir`, and its untrained network.
+    fn planned(dir: &Path) -> (Plan, Network<f64>) {
+        let at = |name: &str| dir.join(name).to_str().unwrap().to_string();
+        let (out, history) = (at("m.safetensors"), at("h.csv"));
+        let args = ["--epochs", "3", "--out", &out, "--history", &history];
+        let ready = crate::train::ready(&args);
+        match ready.session {
+            super::super::plan::AnySession::F64(s) => (ready.plan, s.net),
+            _ => unreachable!(),
+        }
+    }
+
+    fn rows() -> Vec<Row> {
+        (1..=3)
+            .map(|epoch| Row {
+                epoch,
+                loss: 1.0 / epoch as f64,
+                accuracy: Some(0.5),
+                test_loss: Some(0.9),
+                test_accuracy: Some(0.6),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_outputs_are_those_drawn_one_after_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let (plan, net) = planned(dir.path());
+        let written = write_outputs(&plan, &net, &rows()).unwrap();
+        let names: Vec<_> = written
+            .iter()
+            .map(|w| w.path.file_name().unwrap().to_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["m.safetensors", "h.csv", "m.loss.png", "m.boundary.png"]
+        );
+        // The boundary picture made on its own thread is the one `render` makes here.
+        let p = dir.path().join("again.png");
+        let title = "spiral: 2-24-24-2 tanh, m = 0.05, batch 16, accuracy 50.0% (test 60.0%)";
+        let cells = boundary::cells(format_of(&p).unwrap());
+        let picture = Boundary::sample(
+            &net,
+            &plan.all_points,
+            plan.classes.clone(),
+            cells,
+            title.into(),
+        )
+        .unwrap();
+        render(&p, &picture).unwrap();
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            std::fs::read(dir.path().join("m.boundary.png")).unwrap()
+        );
+    }
+
+    #[test]
+    fn after_a_failed_output_the_boundary_picture_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut plan, net) = planned(dir.path());
+        // The loss curve's path is now a directory: that output fails.
+        let loss = plan.loss_picture.clone().unwrap();
+        std::fs::create_dir(&loss).unwrap();
+        plan.loss_picture = Some(loss);
+        assert!(write_outputs(&plan, &net, &rows()).is_err());
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_str().unwrap().to_string())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["h.csv", "m.loss.png", "m.safetensors"]);
     }
 
     #[test]
