@@ -312,9 +312,36 @@ impl<T: Scalar> ActivationFn<T> for Activation {
     }
 }
 
+/// d ← d ⊙ (1 − a²) with a = tanh z already computed (the forward pass's activations): tanh′
+/// from its output, the same values [`ActivationFn::mul_prime`] computes from z for
+/// [`Activation::Tanh`] (t = tanh z, then 1 − t t), without evaluating tanh again.
+pub(crate) fn tanh_output_mul_prime<T: Scalar>(a: &[T], d: &mut [T]) {
+    for (d, &a) in d.iter_mut().zip(a) {
+        *d *= T::one() - a * a;
+    }
+    // Test-only: a planted σ' error (feature `mutants`, see crate::mutants).
+    #[cfg(feature = "mutants")]
+    {
+        let f = crate::mutants::sigma_prime_factor::<T>();
+        d.iter_mut().for_each(|d| *d *= f);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tanh_prime_from_the_output_equals_the_one_from_z_bit_for_bit() {
+        let z: Vec<f64> = (0..200).map(|i| (i as f64 - 100.0) * 0.037).collect();
+        let a: Vec<f64> = z.iter().map(|z| z.tanh()).collect();
+        let d0: Vec<f64> = (0..200).map(|i| 1.0 + i as f64 * 0.01).collect();
+        let (mut from_z, mut from_a) = (d0.clone(), d0);
+        ActivationFn::<f64>::mul_prime(&Activation::Tanh, &z, &mut from_z);
+        tanh_output_mul_prime(&a, &mut from_a);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&from_z), bits(&from_a));
+    }
 
     #[test]
     fn names_round_trip() {
