@@ -305,10 +305,7 @@ impl<T: Scalar> ActivationFn<T> for Activation {
         }
         // Test-only: a planted σ' error (feature `mutants`, see crate::mutants).
         #[cfg(feature = "mutants")]
-        {
-            let f = crate::mutants::sigma_prime_factor::<T>();
-            d.iter_mut().for_each(|d| *d *= f);
-        }
+        crate::mutants::scale_sigma_prime(d);
     }
 }
 
@@ -321,10 +318,7 @@ pub(crate) fn tanh_output_mul_prime<T: Scalar>(a: &[T], d: &mut [T]) {
     }
     // Test-only: a planted σ' error (feature `mutants`, see crate::mutants).
     #[cfg(feature = "mutants")]
-    {
-        let f = crate::mutants::sigma_prime_factor::<T>();
-        d.iter_mut().for_each(|d| *d *= f);
-    }
+    crate::mutants::scale_sigma_prime(d);
 }
 
 #[cfg(test)]

@@ -88,6 +88,12 @@ pub(crate) fn sigma_prime_factor<T: Scalar>() -> T {
     }
 }
 
+/// d ← d · [`sigma_prime_factor`], for the passes that multiply a whole slice by σ′.
+pub(crate) fn scale_sigma_prime<T: Scalar>(d: &mut [T]) {
+    let f = sigma_prime_factor::<T>();
+    d.iter_mut().for_each(|d| *d *= f);
+}
+
 /// The factor of δ_n = factor · (z_n − y) for a batch of `b`: 2, 1 or 2 / B.
 pub(crate) fn output_delta_factor<T: Scalar>(b: usize) -> T {
     match planted() {

@@ -17,6 +17,25 @@ use crate::product::{Isa, isa};
 #[cfg(x86_kernels)]
 use std::any::TypeId;
 
+/// Calls `simd::<module for v>::$kernel::<1 or 2>` (the vectors a column takes) with the f64
+/// arguments or the f32 ones.
+#[cfg(x86_kernels)]
+macro_rules! small_kernel {
+    ($v:expr, $kernel:ident, ($($a64:expr),*), ($($a32:expr),*)) => {{
+        use crate::simd::{f32_avx2, f32_avx512, f64_avx2, f64_avx512};
+        match $v {
+            Small::F64Avx512(1) => f64_avx512::$kernel::<1>($($a64),*),
+            Small::F64Avx512(_) => f64_avx512::$kernel::<2>($($a64),*),
+            Small::F32Avx512(1) => f32_avx512::$kernel::<1>($($a32),*),
+            Small::F32Avx512(_) => f32_avx512::$kernel::<2>($($a32),*),
+            Small::F64Avx2(1) => f64_avx2::$kernel::<1>($($a64),*),
+            Small::F64Avx2(_) => f64_avx2::$kernel::<2>($($a64),*),
+            Small::F32Avx2(1) => f32_avx2::$kernel::<1>($($a32),*),
+            Small::F32Avx2(_) => f32_avx2::$kernel::<2>($($a32),*),
+        }
+    }};
+}
+
 /// Panics unless W holds rows·cols elements, the input vector `input` ≥ its length and the
 /// output `output` ≥ its.
 #[inline(always)]
@@ -63,19 +82,12 @@ pub(crate) fn gemv_on<T: Real>(isa: Isa, w: &[T], rows: usize, cols: usize, a: &
         // SAFETY: `vectors` checked the CPU and that (v − 1)·LANES < rows ≤ v·LANES; the
         // slices hold rows·cols, cols and rows elements (checked above); T is the cast type.
         unsafe {
-            use crate::simd::{f32_avx2, f32_avx512, f64_avx2, f64_avx512};
-            let (w64, a64, z64) = (wp.cast::<f64>(), ap.cast::<f64>(), zp.cast::<f64>());
-            let (w32, a32, z32) = (wp.cast::<f32>(), ap.cast::<f32>(), zp.cast::<f32>());
-            match v {
-                Small::F64Avx512(1) => f64_avx512::small_gemv::<1>(rows, cols, w64, a64, z64),
-                Small::F64Avx512(_) => f64_avx512::small_gemv::<2>(rows, cols, w64, a64, z64),
-                Small::F32Avx512(1) => f32_avx512::small_gemv::<1>(rows, cols, w32, a32, z32),
-                Small::F32Avx512(_) => f32_avx512::small_gemv::<2>(rows, cols, w32, a32, z32),
-                Small::F64Avx2(1) => f64_avx2::small_gemv::<1>(rows, cols, w64, a64, z64),
-                Small::F64Avx2(_) => f64_avx2::small_gemv::<2>(rows, cols, w64, a64, z64),
-                Small::F32Avx2(1) => f32_avx2::small_gemv::<1>(rows, cols, w32, a32, z32),
-                Small::F32Avx2(_) => f32_avx2::small_gemv::<2>(rows, cols, w32, a32, z32),
-            }
+            small_kernel!(
+                v,
+                small_gemv,
+                (rows, cols, wp.cast(), ap.cast(), zp.cast()),
+                (rows, cols, wp.cast(), ap.cast(), zp.cast())
+            );
         }
         return;
     }
@@ -120,19 +132,12 @@ pub(crate) fn gemv_t_on<T: Real>(
         let (wp, xp, dp) = (w.as_ptr(), delta.as_ptr(), d.as_mut_ptr());
         // SAFETY: as in `gemv`, with δ rows and d cols elements.
         unsafe {
-            use crate::simd::{f32_avx2, f32_avx512, f64_avx2, f64_avx512};
-            let (w64, x64, d64) = (wp.cast::<f64>(), xp.cast::<f64>(), dp.cast::<f64>());
-            let (w32, x32, d32) = (wp.cast::<f32>(), xp.cast::<f32>(), dp.cast::<f32>());
-            match v {
-                Small::F64Avx512(1) => f64_avx512::small_gemv_t::<1>(rows, cols, w64, x64, d64),
-                Small::F64Avx512(_) => f64_avx512::small_gemv_t::<2>(rows, cols, w64, x64, d64),
-                Small::F32Avx512(1) => f32_avx512::small_gemv_t::<1>(rows, cols, w32, x32, d32),
-                Small::F32Avx512(_) => f32_avx512::small_gemv_t::<2>(rows, cols, w32, x32, d32),
-                Small::F64Avx2(1) => f64_avx2::small_gemv_t::<1>(rows, cols, w64, x64, d64),
-                Small::F64Avx2(_) => f64_avx2::small_gemv_t::<2>(rows, cols, w64, x64, d64),
-                Small::F32Avx2(1) => f32_avx2::small_gemv_t::<1>(rows, cols, w32, x32, d32),
-                Small::F32Avx2(_) => f32_avx2::small_gemv_t::<2>(rows, cols, w32, x32, d32),
-            }
+            small_kernel!(
+                v,
+                small_gemv_t,
+                (rows, cols, wp.cast(), xp.cast(), dp.cast()),
+                (rows, cols, wp.cast(), xp.cast(), dp.cast())
+            );
         }
         return;
     }
@@ -177,23 +182,16 @@ pub(crate) fn ger_on<T: Real>(
     #[cfg(x86_kernels)]
     if let Some(v) = vectors::<T>(isa, rows) {
         let (wp, xp, ap) = (w.as_mut_ptr(), delta.as_ptr(), a.as_ptr());
+        // f32 → f64 → f32 is exact.
         let al = alpha.widen();
         // SAFETY: as in `gemv`, with δ rows and a cols elements; W is a distinct &mut.
         unsafe {
-            use crate::simd::{f32_avx2, f32_avx512, f64_avx2, f64_avx512};
-            let (w64, x64, a64) = (wp.cast::<f64>(), xp.cast::<f64>(), ap.cast::<f64>());
-            let (w32, x32, a32) = (wp.cast::<f32>(), xp.cast::<f32>(), ap.cast::<f32>());
-            let a3 = al as f32; // f32 → f64 → f32 is exact
-            match v {
-                Small::F64Avx512(1) => f64_avx512::small_ger::<1>(rows, cols, al, x64, a64, w64),
-                Small::F64Avx512(_) => f64_avx512::small_ger::<2>(rows, cols, al, x64, a64, w64),
-                Small::F32Avx512(1) => f32_avx512::small_ger::<1>(rows, cols, a3, x32, a32, w32),
-                Small::F32Avx512(_) => f32_avx512::small_ger::<2>(rows, cols, a3, x32, a32, w32),
-                Small::F64Avx2(1) => f64_avx2::small_ger::<1>(rows, cols, al, x64, a64, w64),
-                Small::F64Avx2(_) => f64_avx2::small_ger::<2>(rows, cols, al, x64, a64, w64),
-                Small::F32Avx2(1) => f32_avx2::small_ger::<1>(rows, cols, a3, x32, a32, w32),
-                Small::F32Avx2(_) => f32_avx2::small_ger::<2>(rows, cols, a3, x32, a32, w32),
-            }
+            small_kernel!(
+                v,
+                small_ger,
+                (rows, cols, al, xp.cast(), ap.cast(), wp.cast()),
+                (rows, cols, al as f32, xp.cast(), ap.cast(), wp.cast())
+            );
         }
         return;
     }
