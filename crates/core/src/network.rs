@@ -250,6 +250,13 @@ impl<T: Scalar> Network<T> {
         self.weights[i].as_mut_slice()
     }
 
+    /// The weights to change, beside the activation to read.
+    pub(crate) fn weights_mut_and_activation(
+        &mut self,
+    ) -> (&mut [DMatrix<T>], &dyn ActivationFn<T>) {
+        (&mut self.weights, &*self.activation)
+    }
+
     /// Copies all weights from `other`, a network of the same sizes, without allocating.
     ///
     /// # Errors

@@ -22,6 +22,8 @@ use backprop_kernels::{AlignedVec, Operand, Product, ThreadPool, contiguous, sig
 use nalgebra::DMatrixView;
 use std::sync::Arc;
 
+mod tiny;
+
 /// How the per-sample gradients of a batch are combined before the update.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Reduction {
@@ -50,6 +52,9 @@ pub struct Workspace<T: Scalar> {
     batch: usize,
     /// Worker threads for the large products (None: one thread).
     pool: Option<Arc<ThreadPool>>,
+    /// One-sample steps for networks of narrow layers (all l_i ≤ [`tiny::WIDTH`]), planned
+    /// once here for the shape.
+    tiny: Option<tiny::Tiny<T>>,
 }
 
 impl<T: Scalar> Workspace<T> {
@@ -94,6 +99,7 @@ impl<T: Scalar> Workspace<T> {
             dw: Gradient::zeros_like(net.weights()),
             x,
             y,
+            tiny: tiny::Tiny::new(&sizes),
             sizes,
             capacity,
             batch: 0,
@@ -152,12 +158,12 @@ impl<T: Scalar> Workspace<T> {
 
     /// Checks that `net` has the shape this workspace was built for.
     pub(crate) fn check_network(&self, net: &Network<T>) -> Result<()> {
-        if net.depth() + 1 != self.sizes.len()
-            || net
-                .weights()
+        let (weights, sizes) = (net.weights(), &self.sizes[..]);
+        if weights.len() + 1 != sizes.len()
+            || weights
                 .iter()
-                .enumerate()
-                .any(|(i, w)| w.shape() != (self.sizes[i + 1], self.sizes[i]))
+                .zip(sizes.windows(2))
+                .any(|(w, l)| w.ncols() != l[0] || w.nrows() != l[1])
         {
             return Err(Error::InvalidParameter {
                 name: "workspace",
@@ -276,9 +282,68 @@ impl<T: Scalar> Workspace<T> {
         learning_rate: T,
         reduction: Reduction,
     ) -> Result<T> {
+        #[cfg(feature = "mutants")]
+        let narrow = crate::mutants::planted() == crate::mutants::Mutant::None;
+        #[cfg(not(feature = "mutants"))]
+        let narrow = true;
+        if narrow && x.ncols() == 1 && self.tiny.is_some() {
+            return self.step_narrow(net, x, y, learning_rate);
+        }
         let (e, xs) = self.forward_delta(net, x, y)?;
         let m = self.scaled_rate(learning_rate, reduction);
         self.backward_update(net, xs, x.ncols(), m);
+        Ok(e)
+    }
+
+    /// [`Workspace::step`] for one sample through narrow layers ([`tiny`]): the same checks
+    /// and the same formulas, with m' = m for either reduction. The finiteness checks are
+    /// folded into the pass, before any weight changes: X's through z_1 (as the batched
+    /// path), Y's through E, which is finite when y and z_n are; only a value that is not
+    /// sends X or Y through the search that names the culprit, targets first as in
+    /// [`Network::check_batch`].
+    fn step_narrow(
+        &mut self,
+        net: &mut Network<T>,
+        x: DMatrixView<'_, T>,
+        y: DMatrixView<'_, T>,
+        learning_rate: T,
+    ) -> Result<T> {
+        self.check_network(net)?;
+        let n = self.sizes.len() - 1;
+        if x.nrows() != self.sizes[0] || y.nrows() != self.sizes[n] || y.ncols() != 1 {
+            net.check_batch_shapes(x, y)?;
+        }
+        let Some(tiny) = self.tiny.as_mut() else {
+            unreachable!("step_narrow without a plan")
+        };
+        let mut copy = [T::zero(); tiny::WIDTH];
+        let xs = contiguous(x).unwrap_or_else(|| {
+            for (c, &v) in copy.iter_mut().zip(x.iter()) {
+                *c = v;
+            }
+            &copy[..x.nrows()]
+        });
+        let z_1 = tiny.forward(net, xs);
+        let x_finite = z_1.iter().fold(T::zero(), |acc, &z| acc + z * T::zero()) == T::zero();
+        let mut copy = [T::zero(); tiny::WIDTH];
+        let ys = contiguous(y).unwrap_or_else(|| {
+            for (c, &v) in copy.iter_mut().zip(y.iter()) {
+                *c = v;
+            }
+            &copy[..y.nrows()]
+        });
+        let (e, delta) = tiny.output_delta(ys);
+        if !e.finite() {
+            net.check_batch_shapes(x, y)?;
+        }
+        if !x_finite {
+            net.check_inputs(x)?;
+        }
+        tiny.backward_update(net, delta, learning_rate);
+        for (z, &t) in self.z[n - 1].iter_mut().zip(tiny.output()) {
+            *z = t;
+        }
+        self.batch = 1;
         Ok(e)
     }
 
@@ -610,6 +675,195 @@ mod tests {
     #[test]
     fn fused_step_matches_gradient_then_update_f32() {
         fused_step_matches_gradient_then_update::<f32>();
+    }
+
+    /// σ(z) = z³/3 + z, an activation the narrow path applies through [`ActivationFn`].
+    #[derive(Debug)]
+    struct CubicPlus;
+
+    impl<T: Scalar> crate::ActivationFn<T> for CubicPlus {
+        fn name(&self) -> String {
+            "cubic_plus".into()
+        }
+        fn sigma(&self, z: T) -> T {
+            z * z * z / T::of_f64(3.0) + z
+        }
+        fn sigma_prime(&self, z: T) -> T {
+            z * z + T::one()
+        }
+    }
+
+    /// One sample through narrow layers (every width ≤ 8: the monomorphised loops of
+    /// `tiny`) gives the E and the W_i of the batched path's `gradient` and update, for
+    /// every activation (fused sigmoid and tanh, the others through `ActivationFn`), a lone
+    /// output layer, widths 1 and 8, both reductions, and an input read through a copy.
+    fn narrow_step_matches_gradient_then_update<T: Scalar>() {
+        let shapes: [&[usize]; 6] = [
+            &[3, 4, 5, 2],
+            &[8, 8, 8],
+            &[1, 1],
+            &[5, 2],
+            &[2, 7, 1, 6, 3],
+            &[8, 1, 8],
+        ];
+        let activations: Vec<std::sync::Arc<dyn crate::ActivationFn<T>>> = vec![
+            std::sync::Arc::new(Activation::Sigmoid),
+            std::sync::Arc::new(Activation::Tanh),
+            std::sync::Arc::new(Activation::Relu),
+            std::sync::Arc::new(Activation::Softplus),
+            std::sync::Arc::new(CubicPlus),
+        ];
+        for sizes in shapes {
+            for sigma in &activations {
+                for reduction in [Reduction::Sum, Reduction::Mean] {
+                    let random = Network::<T>::random(sizes, Activation::Sigmoid, 3).unwrap();
+                    let net0 =
+                        Network::with_activation(random.into_weights(), sigma.clone()).unwrap();
+                    let n = sizes.len() - 1;
+                    // data(0, 0) is sin 0: shift it, so that a lone input is not zero.
+                    let x = data::<T>(sizes[0], 1, 0.37).add_scalar(T::of_f64(0.5));
+                    let y = data::<T>(sizes[n], 1, 0.11);
+                    let m = T::of_f64(0.1);
+                    let mut ws = Workspace::new(&net0, 4).unwrap();
+                    assert!(ws.tiny.is_some(), "{sizes:?}: no narrow plan");
+                    let e_ref = ws.gradient(&net0, x.as_view(), y.as_view()).unwrap();
+                    let z_ref = ws.output().to_vec();
+                    let mut reference = net0.clone();
+                    ws.update(&mut reference, m, reduction);
+                    // X as rows of a taller matrix: not contiguous, so copied.
+                    let mut tall = DMatrix::<T>::zeros(sizes[0] + 1, 1);
+                    tall.rows_mut(1, sizes[0]).copy_from(&x);
+                    for view in [x.as_view(), tall.rows(1, sizes[0])] {
+                        let mut narrow = net0.clone();
+                        let e = ws
+                            .step(&mut narrow, view, y.as_view(), m, reduction)
+                            .unwrap();
+                        let what = format!("{sizes:?} {} {reduction:?}", sigma.name());
+                        let mut changed = false;
+                        let tol = T::of_f64(64.0) * T::EPSILON;
+                        assert!(
+                            (e - e_ref).abs() <= tol * e_ref.abs().max(T::one()),
+                            "{what}: E {e} vs {e_ref}"
+                        );
+                        for (z, r) in ws.output().iter().zip(&z_ref) {
+                            assert!(
+                                (*z - *r).abs() <= tol * r.abs().max(T::one()),
+                                "{what}: z_n"
+                            );
+                        }
+                        for i in 0..n {
+                            let (w, r, w0) =
+                                (narrow.weight(i), reference.weight(i), net0.weight(i));
+                            let step = (r - w0).amax();
+                            let diff = max_abs_difference(w.as_view(), r.as_view());
+                            assert!(
+                                diff <= tol * (step + w0.amax()),
+                                "{what}: W{i} differs by {diff} (step {step})"
+                            );
+                            changed |= step > T::zero();
+                        }
+                        assert!(changed, "{what}: no weight changed");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn narrow_step_matches_gradient_then_update_f64() {
+        narrow_step_matches_gradient_then_update::<f64>();
+    }
+
+    #[test]
+    fn narrow_step_matches_gradient_then_update_f32() {
+        narrow_step_matches_gradient_then_update::<f32>();
+    }
+
+    /// The narrow path keeps the checks of the batched one: a NaN or ±∞ in x or y is named
+    /// (the target first, as `Network::check_batch`), a wrong shape or another network is
+    /// refused, and the weights stay unchanged; a finite x whose z_1 overflows is not called
+    /// non-finite data.
+    #[test]
+    fn narrow_step_names_bad_input_and_changes_nothing() {
+        let net = Network::<f64>::random(&[3, 4, 5, 2], Activation::Sigmoid, 7).unwrap();
+        let mut ws = Workspace::new(&net, 1).unwrap();
+        let (x, y) = (data::<f64>(3, 1, 0.3), data::<f64>(2, 1, 0.7));
+        for (row, bad) in [(0, f64::NAN), (2, f64::INFINITY)] {
+            let mut bad_x = x.clone();
+            bad_x[(row, 0)] = bad;
+            let mut w = net.clone();
+            let err = ws
+                .step(&mut w, bad_x.as_view(), y.as_view(), 0.1, Reduction::Sum)
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::NonFiniteData { what: "input", row: r, sample: 0, .. } if r == row),
+                "{err:?}"
+            );
+            assert_eq!(w, net);
+            let mut bad_y = y.clone();
+            bad_y[(1, 0)] = bad;
+            // Both bad: the target is named, as by `Network::check_batch`.
+            for xs in [&x, &bad_x] {
+                let err = ws
+                    .step(&mut w, xs.as_view(), bad_y.as_view(), 0.1, Reduction::Sum)
+                    .unwrap_err();
+                assert!(
+                    matches!(
+                        err,
+                        Error::NonFiniteData {
+                            what: "target",
+                            row: 1,
+                            sample: 0,
+                            ..
+                        }
+                    ),
+                    "{err:?}"
+                );
+                assert_eq!(w, net);
+            }
+        }
+        let mut w = net.clone();
+        assert!(matches!(
+            ws.step(
+                &mut w,
+                data::<f64>(4, 1, 0.3).as_view(),
+                y.as_view(),
+                0.1,
+                Reduction::Sum
+            ),
+            Err(Error::DataShape {
+                what: "inputs",
+                expected: 3,
+                got: 4
+            })
+        ));
+        assert!(matches!(
+            ws.step(
+                &mut w,
+                x.as_view(),
+                data::<f64>(3, 1, 0.3).as_view(),
+                0.1,
+                Reduction::Sum
+            ),
+            Err(Error::DataShape {
+                what: "targets",
+                expected: 2,
+                got: 3
+            })
+        ));
+        let mut other = Network::<f64>::random(&[3, 5, 4, 2], Activation::Sigmoid, 7).unwrap();
+        let before = other.clone();
+        assert!(
+            ws.step(&mut other, x.as_view(), y.as_view(), 0.1, Reduction::Sum)
+                .is_err()
+        );
+        assert_eq!(other, before);
+        assert_eq!(w, net);
+        let huge = DMatrix::<f64>::from_element(3, 1, f64::MAX / 2.0);
+        assert!(
+            ws.step(&mut w, huge.as_view(), y.as_view(), 0.1, Reduction::Sum)
+                .is_ok()
+        );
     }
 
     #[test]
