@@ -37,6 +37,7 @@ pub mod pool;
 pub mod product;
 pub mod reference;
 pub mod sigmoid;
+pub mod narrow;
 pub mod small;
 
 pub use aligned::{AlignedVec, CACHE_LINE, CacheAligned};

@@ -23,128 +23,14 @@
 use crate::activation::{Activation, ActivationFn};
 use crate::network::Network;
 use crate::scalar::Scalar;
+use backprop_kernels::narrow::{Column, Fused, NarrowLayer};
 
-/// The widest layer this path takes.
-pub(crate) const WIDTH: usize = 8;
-
-/// A vector of up to [`WIDTH`] values; the entries past the layer's width are never read.
-pub(crate) type Column<T> = [T; WIDTH];
-
-/// The activation a layer function applies itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fused {
-    /// None: the output layer, or an activation the caller applies.
-    Linear,
-    /// σ(z) = 1 / (1 + e^(−z)), σ′ = a (1 − a).
-    Sigmoid,
-    /// σ(z) = tanh z, σ′ = 1 − a².
-    Tanh,
-}
-
-/// z = W a for W of R × C (column-major, R·C elements), and a' = σ(z) unless Linear.
-type Forward<T> = fn(&[T], &Column<T>, &mut Column<T>, &mut Column<T>, Fused);
-/// d = Wᵀ δ with the old W, W ← W + α δ aᵀ, then d ← σ′ ⊙ d from a unless Linear:
-/// (W, δ, a, α, d, σ).
-type Backward<T> = fn(&mut [T], &Column<T>, &Column<T>, T, &mut Column<T>, Fused);
-
-/// z = W a, W of R × C: z_r = Σ_c W_rc a_c, summed over c in order; then a'_r = σ(z_r)
-/// for the fused activations (entries past R are left as they are).
-fn forward<T: Scalar, const R: usize, const C: usize>(
-    w: &[T],
-    a: &Column<T>,
-    z: &mut Column<T>,
-    next: &mut Column<T>,
-    sigma: Fused,
-) {
-    let w = &w[..R * C];
-    let mut sum = [T::zero(); R];
-    for c in 0..C {
-        let a_c = a[c];
-        for r in 0..R {
-            sum[r] += w[c * R + r] * a_c;
-        }
-    }
-    z[..R].copy_from_slice(&sum);
-    match sigma {
-        Fused::Linear => {}
-        Fused::Sigmoid => {
-            for r in 0..R {
-                next[r] = Activation::Sigmoid.sigma(sum[r]);
-            }
-        }
-        Fused::Tanh => {
-            for r in 0..R {
-                next[r] = sum[r].tanh();
-            }
-        }
-    }
-}
-
-/// d = Wᵀ δ with the old W, and W ← W + α δ aᵀ, in one pass over W (R × C); then
-/// d_c ← σ′_c d_c with σ′ from a for the fused activations (entries past C are left as
-/// they are).
-fn backward<T: Scalar, const R: usize, const C: usize>(
-    w: &mut [T],
-    delta: &Column<T>,
-    a: &Column<T>,
-    alpha: T,
-    d: &mut Column<T>,
-    sigma: Fused,
-) {
-    let w = &mut w[..R * C];
-    let delta: &[T; R] = delta[..R].try_into().expect("R ≤ WIDTH");
-    let mut dots = [T::zero(); C];
-    for c in 0..C {
-        let column = &mut w[c * R..(c + 1) * R];
-        let mut dot = T::zero();
-        for r in 0..R {
-            dot += column[r] * delta[r];
-        }
-        dots[c] = dot;
-        let s = alpha * a[c];
-        for r in 0..R {
-            column[r] += delta[r] * s;
-        }
-    }
-    match sigma {
-        Fused::Linear => {}
-        Fused::Sigmoid => {
-            for c in 0..C {
-                dots[c] *= a[c] * (T::one() - a[c]);
-            }
-        }
-        Fused::Tanh => {
-            for c in 0..C {
-                dots[c] *= T::one() - a[c] * a[c];
-            }
-        }
-    }
-    d[..C].copy_from_slice(&dots);
-}
-
-/// `[[f::<T, R, C>; C = 1..=8]; R = 1..=8]` as function pointers of type `$ty`.
-macro_rules! table {
-    ($f:ident, $ty:ty, [$($r:literal)*], $cs:tt) => {
-        [$(table!(@row $f, $ty, $r, $cs)),*]
-    };
-    (@row $f:ident, $ty:ty, $r:literal, [$($c:literal)*]) => {
-        [$($f::<T, $r, $c> as $ty),*]
-    };
-}
-
-/// One layer's two functions, for its (l_{i+1}, l_i).
-#[derive(Clone, Copy, Debug)]
-struct Layer<T> {
-    rows: usize,
-    cols: usize,
-    forward: Forward<T>,
-    backward: Backward<T>,
-}
+pub(crate) use backprop_kernels::narrow::WIDTH;
 
 /// The plan and the vectors of one-sample steps through a network of narrow layers.
 #[derive(Clone, Debug)]
 pub(crate) struct Tiny<T> {
-    layers: Vec<Layer<T>>,
+    layers: Vec<NarrowLayer<T>>,
     /// a[i] holds a_i (a[0] = x; a[n] is not used), z[i] holds z_{i+1}. Entries past a
     /// layer's width are never read.
     a: Vec<Column<T>>,
@@ -157,19 +43,10 @@ impl<T: Scalar> Tiny<T> {
         if sizes.iter().any(|&l| l == 0 || l > WIDTH) {
             return None;
         }
-        let forwards: [[Forward<T>; WIDTH]; WIDTH] =
-            table!(forward, Forward<T>, [1 2 3 4 5 6 7 8], [1 2 3 4 5 6 7 8]);
-        let backwards: [[Backward<T>; WIDTH]; WIDTH] =
-            table!(backward, Backward<T>, [1 2 3 4 5 6 7 8], [1 2 3 4 5 6 7 8]);
         let layers = sizes
             .windows(2)
-            .map(|l| Layer {
-                rows: l[1],
-                cols: l[0],
-                forward: forwards[l[1] - 1][l[0] - 1],
-                backward: backwards[l[1] - 1][l[0] - 1],
-            })
-            .collect::<Vec<_>>();
+            .map(|l| NarrowLayer::new(l[1], l[0]))
+            .collect::<Option<Vec<_>>>()?;
         let n = layers.len();
         Some(Self {
             layers,
@@ -194,19 +71,19 @@ impl<T: Scalar> Tiny<T> {
             let (now, next) = a.split_at_mut(i + 1);
             let (now, next) = (&now[i], &mut next[0]);
             let act = if hidden { fused } else { Fused::Linear };
-            (layer.forward)(w.as_slice(), now, &mut z[i], next, act);
+            layer.forward(w.as_slice(), now, &mut z[i], next, act);
             if hidden && fused == Fused::Linear {
-                let rows = layer.rows;
+                let rows = layer.shape().0;
                 sigma.apply(&z[i][..rows], &mut next[..rows]);
             }
         }
-        &self.z[0][..self.layers[0].rows]
+        &self.z[0][..self.layers[0].shape().0]
     }
 
     /// z_n, the output of the last forward pass.
     pub(crate) fn output(&self) -> &[T] {
         let n = self.layers.len();
-        &self.z[n - 1][..self.layers[n - 1].rows]
+        &self.z[n - 1][..self.layers[n - 1].shape().0]
     }
 
     /// E = ‖y − z_n‖² and δ_n = −2 (y − z_n) for the target `y` (l_n values).
@@ -233,11 +110,11 @@ impl<T: Scalar> Tiny<T> {
         let (mut upper, mut lower) = (&mut delta, &mut d);
         for (i, (layer, w)) in self.layers.iter().zip(weights).enumerate().rev() {
             let act = if i > 0 { fused } else { Fused::Linear };
-            (layer.backward)(w.as_mut_slice(), upper, &self.a[i], -m, lower, act);
+            layer.backward(w.as_mut_slice(), upper, &self.a[i], -m, lower, act);
             if i > 0 && fused == Fused::Linear {
                 // δ_i = σ′(z_i) ⊙ d_i through the activation's own σ′.
                 let z = &self.z[i - 1];
-                for r in 0..layer.cols {
+                for r in 0..layer.shape().1 {
                     lower[r] *= sigma.sigma_prime(z[r]);
                 }
             }
