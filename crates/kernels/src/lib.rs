@@ -33,11 +33,11 @@ mod gemm;
 mod simd;
 
 pub mod aligned;
+pub mod narrow;
 pub mod pool;
 pub mod product;
 pub mod reference;
 pub mod sigmoid;
-pub mod narrow;
 pub mod small;
 
 pub use aligned::{AlignedVec, CACHE_LINE, CacheAligned};

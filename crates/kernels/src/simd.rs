@@ -1799,7 +1799,7 @@ macro_rules! simd_sigmoid {
             /// σ(z) for one vector.
             #[target_feature(enable = $feature)]
             #[inline]
-            fn sigmoid_v(z: $v) -> $v {
+            pub(crate) fn sigmoid_v(z: $v) -> $v {
                 // x = −z, clamped; min/max return their second operand for a NaN, so x keeps it.
                 let x = $max($splat($lo), $min($splat($hi), $sub($splat(0.0), z)));
                 let magic = $splat($magic);

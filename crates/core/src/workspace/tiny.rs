@@ -1,6 +1,6 @@
 //! One sample through a network whose layers are all at most [`WIDTH`] wide (the seed's
-//! 3-4-5-2): the whole step with the vectors in fixed-size arrays and each layer's loops
-//! compiled for its exact (l_{i+1}, l_i), chosen once when the [`super::Workspace`] is built.
+//! 3-4-5-2), planned once when the [`super::Workspace`] is built: each layer's functions are
+//! the [`NarrowLayer`] compiled for its exact (l_{i+1}, l_i) by `backprop_kernels`.
 //!
 //! ```text
 //! z_{i+1} = W_i a_i,  a_{i+1} = σ(z_{i+1})                        forward, a_0 = x
@@ -9,16 +9,12 @@
 //! δ_i = σ′(z_i) ⊙ d_i
 //! ```
 //!
-//! A step of the seed's network is about 150 flops; the batched path spends more than that
-//! describing its products, and the step is a chain of dependent layers, so what counts is
-//! the latency of each. Here each layer is one call of a function whose loop bounds are
-//! constants (the compiler unrolls them completely), with σ (forward) and σ′ (backward) for
-//! the sigmoid and tanh fused into it: a_{i+1} is computed from z_{i+1} in registers, σ(z)
-//! by the scalar `exp` per element (for ≤ 8 values the vectorised pass's set-up and longer
-//! dependency chain cost more), σ′ from the stored a_i as in the batched path. Other
-//! activations are applied by the caller through [`ActivationFn`]. The sums run in the same
-//! order as the plain loops of `backprop_kernels::reference` (over the columns of W, one
-//! multiply and one add each).
+//! A step of the seed's network is about 150 flops in a chain of layers, each waiting for
+//! the last; the batched path spends more than that describing its products. Here each
+//! layer is one call, with the sigmoid and tanh fused into it (σ′ from the stored a_i, as in
+//! the batched path); any other activation is applied here through [`ActivationFn`]. The
+//! vectors live in fixed-size arrays, and δ_{i+1} and δ_i alternate between two of them
+//! without copies.
 
 use crate::activation::{Activation, ActivationFn};
 use crate::network::Network;
