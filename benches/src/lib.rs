@@ -209,6 +209,35 @@ impl<T: Scalar> StepBench<T> {
     }
     // ANCHOR_END: timed_step
 
+    /// Restores W0 (untimed), then times `k` consecutive steps as [`StepBench::timed_step`]
+    /// (each from the weights the last one left); returns the time per step. For steps of
+    /// well under a microsecond (S1), where reading the clock (about 26 ns here) would be a
+    /// large part of one step's time.
+    ///
+    /// # Panics
+    /// As [`StepBench::timed_step`].
+    pub fn timed_steps(&mut self, k: usize) -> Duration {
+        self.net
+            .copy_weights_from(&self.initial)
+            .expect("same shape");
+        let m = T::of_f64(LEARNING_RATE);
+        let t = Instant::now();
+        for _ in 0..k {
+            let e = self
+                .ws
+                .step(
+                    black_box(&mut self.net),
+                    black_box(self.x.as_view()),
+                    black_box(self.y.as_view()),
+                    m,
+                    Reduction::Sum,
+                )
+                .expect("peer data fit their network");
+            black_box(e);
+        }
+        t.elapsed() / k.max(1) as u32
+    }
+
     /// Times one forward pass ([`Workspace::forward`]) on the batch.
     ///
     /// # Panics

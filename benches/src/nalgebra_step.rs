@@ -212,4 +212,25 @@ impl<T: backprop::Scalar> NalgebraBench<T> {
         black_box(e);
         d
     }
+
+    /// Restores W0 (untimed), then times `k` consecutive steps as
+    /// [`NalgebraBench::timed_step`]; returns the time per step (as
+    /// [`crate::StepBench::timed_steps`]).
+    pub fn timed_steps(&mut self, k: usize) -> Duration {
+        for (w, w0) in self.weights.iter_mut().zip(&self.initial) {
+            w.copy_from(w0);
+        }
+        let m = T::of_f64(crate::LEARNING_RATE);
+        let t = Instant::now();
+        for _ in 0..k {
+            let e = self.step.step(
+                black_box(&mut self.weights),
+                black_box(&self.x),
+                black_box(&self.y),
+                m,
+            );
+            black_box(e);
+        }
+        t.elapsed() / k.max(1) as u32
+    }
 }

@@ -201,10 +201,17 @@ struct VersusRow {
     medians: Vec<(String, f64)>,
     ratio: Option<(f64, f64, f64)>,
     rounds: usize,
+    /// Consecutive steps per timed sample.
+    per_sample: usize,
 }
 
-/// Restores W0 (untimed) and times one step of an implementation.
-type StepTimer = Box<dyn FnMut() -> Duration>;
+/// Restores W0 (untimed) and times k consecutive steps of an implementation; returns the time
+/// per step.
+type StepTimer = Box<dyn FnMut(usize) -> Duration>;
+
+/// A timed sample of the `--impl` rounds lasts at least this long: shorter steps (S1's 0.1 µs)
+/// are timed k at a time, so that reading the clock (about 26 ns) is not part of each.
+const SAMPLE: f64 = 2e-6;
 
 /// The implementations of `o.impls` on one thread, one step of each per round, alternated
 /// in a rotating order, so that each round's steps see the same phase of the host.
@@ -214,21 +221,24 @@ fn time_versus<T: Scalar>(o: &Options, s: &Shape, dtype: &str) -> VersusRow {
     for name in &o.impls {
         if name == "backprop" {
             let mut b = StepBench::<T>::new(s, 1);
-            timers.push(("backprop", Box::new(move || b.timed_step())));
+            timers.push(("backprop", Box::new(move |k| b.timed_steps(k))));
         } else {
             let mut b = NalgebraBench::<T>::new(s);
-            timers.push(("nalgebra", Box::new(move || b.timed_step())));
+            timers.push(("nalgebra", Box::new(move |k| b.timed_steps(k))));
         }
     }
     let k = timers.len();
     let start = Instant::now();
     let mut warm = 0;
+    // The fastest implementation's warm-up steps set the steps per sample for all.
+    let mut fastest = f64::INFINITY;
     while warm < 2 || start.elapsed().as_secs_f64() < o.warmup_time {
         for (_, t) in timers.iter_mut() {
-            t();
+            fastest = fastest.min(t(1).as_secs_f64());
         }
         warm += 1;
     }
+    let per_sample = ((SAMPLE / fastest).ceil() as usize).clamp(1, 1000);
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); k];
     let mut ratios = Vec::new();
     let mut total = 0.0;
@@ -236,8 +246,8 @@ fn time_versus<T: Scalar>(o: &Options, s: &Shape, dtype: &str) -> VersusRow {
     while rounds < o.max_reps && (rounds < o.min_reps || total < k as f64 * o.target_time) {
         for j in 0..k {
             let idx = (j + rounds) % k;
-            let d = (timers[idx].1)();
-            total += d.as_secs_f64();
+            let d = (timers[idx].1)(per_sample);
+            total += d.as_secs_f64() * per_sample as f64;
             times[idx].push(d);
         }
         if k == 2 {
@@ -277,7 +287,7 @@ fn time_versus<T: Scalar>(o: &Options, s: &Shape, dtype: &str) -> VersusRow {
             "{{\"kind\": \"versus\", \"shape\": \"{}\", \"dtype\": \"{dtype}\", \"threads\": 1, \
              \"backprop_median_s\": {:e}, \"nalgebra_median_s\": {:e}, \"ratio_of_medians\": {:.3}, \
              \"round_ratio_median\": {r50:.3}, \"round_ratio_p25\": {r25:.3}, \"round_ratio_p75\": {r75:.3}, \
-             \"rounds\": {rounds}}}",
+             \"rounds\": {rounds}, \"steps_per_sample\": {per_sample}}}",
             s.name,
             med("backprop"),
             med("nalgebra"),
@@ -290,6 +300,7 @@ fn time_versus<T: Scalar>(o: &Options, s: &Shape, dtype: &str) -> VersusRow {
         medians,
         ratio,
         rounds,
+        per_sample,
     }
 }
 
@@ -314,9 +325,9 @@ fn print_versus_table(rows: &[VersusRow], load_before: &str) {
     };
     println!();
     println!(
-        "| shape | layers | B | dtype | backprop µs | nalgebra µs | nalgebra / backprop | rounds' ratio p25–p75 | rounds |"
+        "| shape | layers | B | dtype | backprop µs | nalgebra µs | nalgebra / backprop | rounds' ratio p25–p75 | rounds | steps per sample |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let med = |n: &str| r.medians.iter().find(|(m, _)| m == n).map(|m| m.1);
         let cell = |v: Option<f64>| v.map_or("–".to_string(), us);
@@ -326,7 +337,7 @@ fn print_versus_table(rows: &[VersusRow], load_before: &str) {
         };
         let layers: Vec<String> = r.shape.layers.iter().map(|l| l.to_string()).collect();
         println!(
-            "| {} | {} | {} | {} | {} | {} | {ratio} | {spread} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {ratio} | {spread} | {} | {} |",
             r.shape.name,
             layers.join("-"),
             r.shape.batch,
@@ -334,13 +345,16 @@ fn print_versus_table(rows: &[VersusRow], load_before: &str) {
             cell(med("backprop")),
             cell(med("nalgebra")),
             r.rounds,
+            r.per_sample,
         );
     }
     println!();
     println!(
-        "One thread, medians of the rounds' step times (one step of each implementation per \
-         round, order rotating); nalgebra / backprop is the median of the rounds' ratios. \
-         Load average before: {load_before}; after: {}.",
+        "One thread, medians of the rounds' step times (one sample of each implementation per \
+         round, order rotating: one step from W0, or where a step takes under 2 µs, that many \
+         consecutive steps from W0 timed together, so that reading the clock is not part of \
+         each); nalgebra / backprop is the median of the rounds' ratios. Load average before: \
+         {load_before}; after: {}.",
         load_average()
     );
 }
