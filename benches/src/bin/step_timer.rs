@@ -2,9 +2,12 @@
 //! `../shared/peers/run_peers.py` times the peers, and prints one JSON object per line.
 //!
 //! Per (shape, dtype, threads): one warm-up step, then warm-up steps for at least
-//! `--warmup-time` s, then timed steps until both `--min-reps` steps and `--target-time` s are
-//! reached (at most `--max-reps`). Before every step the weights are restored to W0 outside
-//! the timed region. Printed: median, min, quartiles (seconds), reps, samples/s, GFLOP/s.
+//! `--warmup-time` s, then timed samples until both `--min-reps` samples and `--target-time` s
+//! are reached (at most `--max-reps`). Before every sample the weights are restored to W0
+//! outside the timed region. A sample is one step, or where a step takes under 2 µs (S1),
+//! k consecutive steps timed together (k from the fastest warm-up step, so that a sample
+//! lasts about 2 µs: reading the clock costs about 26 ns here, a fifth of an S1 step); times
+//! are per step. Printed: median, min, quartiles (seconds), reps, samples/s, GFLOP/s.
 //!
 //! ```text
 //! cargo run --release -p backprop-benches --bin step-timer -- \
@@ -154,22 +157,31 @@ fn time_shape<T: Scalar>(o: &Options, s: &Shape, threads: usize, dtype: &str) {
     let mut bench = StepBench::<T>::new(s, threads);
     let start = Instant::now();
     let mut warm = 0;
+    let mut fastest = f64::INFINITY;
     while warm < 2 || start.elapsed().as_secs_f64() < o.warmup_time {
-        bench.timed_step();
+        fastest = fastest.min(bench.timed_step().as_secs_f64());
         warm += 1;
     }
+    let per_sample = steps_per_sample(fastest);
     let mut times = Vec::with_capacity(o.max_reps);
     let mut total = 0.0;
     while times.len() < o.max_reps && (times.len() < o.min_reps || total < o.target_time) {
-        let t = bench.timed_step();
-        total += t.as_secs_f64();
+        let t = bench.timed_steps(per_sample);
+        total += t.as_secs_f64() * per_sample as f64;
         times.push(t);
     }
-    print_step("backprop", s, dtype, threads, &mut times);
+    print_step("backprop", s, dtype, threads, per_sample, &mut times);
 }
 
 /// Prints the JSON line of a step's timings (sorts `times`); returns the median in seconds.
-fn print_step(peer: &str, s: &Shape, dtype: &str, threads: usize, times: &mut [Duration]) -> f64 {
+fn print_step(
+    peer: &str,
+    s: &Shape,
+    dtype: &str,
+    threads: usize,
+    per_sample: usize,
+    times: &mut [Duration],
+) -> f64 {
     let reps = times.len();
     let (median, min, p25, p75) = stats(times);
     let flops = s.step_flops();
@@ -183,7 +195,7 @@ fn print_step(peer: &str, s: &Shape, dtype: &str, threads: usize, times: &mut [D
         "{{\"kind\": \"step\", \"peer\": \"{peer}\", \"shape\": \"{}\", \"layers\": {:?}, \"batch\": {}, \
          \"dtype\": \"{dtype}\", \"threads\": {threads}, \"median_s\": {median:e}, \"min_s\": {min:e}, \
          \"p25_s\": {p25:e}, \"p75_s\": {p75:e}, \"n\": {reps}, \"flops\": {flops}, \
-         \"samples_per_s\": {:.1}, \"gflops\": {:.3}{isa}}}",
+         \"samples_per_s\": {:.1}, \"gflops\": {:.3}, \"steps_per_sample\": {per_sample}{isa}}}",
         s.name,
         s.layers,
         s.batch,
@@ -209,9 +221,15 @@ struct VersusRow {
 /// per step.
 type StepTimer = Box<dyn FnMut(usize) -> Duration>;
 
-/// A timed sample of the `--impl` rounds lasts at least this long: shorter steps (S1's 0.1 µs)
-/// are timed k at a time, so that reading the clock (about 26 ns) is not part of each.
+/// A timed sample lasts at least this long: shorter steps (S1's 0.1 µs) are timed k at a
+/// time, so that reading the clock (about 26 ns here) is not part of each.
 const SAMPLE: f64 = 2e-6;
+
+/// k, the consecutive steps per timed sample, for a step of `fastest` seconds: 1 from 2 µs
+/// up, at most 1000.
+fn steps_per_sample(fastest: f64) -> usize {
+    ((SAMPLE / fastest).ceil() as usize).clamp(1, 1000)
+}
 
 /// The implementations of `o.impls` on one thread, one step of each per round, alternated
 /// in a rotating order, so that each round's steps see the same phase of the host.
@@ -238,7 +256,7 @@ fn time_versus<T: Scalar>(o: &Options, s: &Shape, dtype: &str) -> VersusRow {
         }
         warm += 1;
     }
-    let per_sample = ((SAMPLE / fastest).ceil() as usize).clamp(1, 1000);
+    let per_sample = steps_per_sample(fastest);
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); k];
     let mut ratios = Vec::new();
     let mut total = 0.0;
@@ -268,7 +286,7 @@ fn time_versus<T: Scalar>(o: &Options, s: &Shape, dtype: &str) -> VersusRow {
     for (idx, (name, _)) in timers.iter().enumerate() {
         medians.push((
             name.to_string(),
-            print_step(name, s, dtype, 1, &mut times[idx]),
+            print_step(name, s, dtype, 1, per_sample, &mut times[idx]),
         ));
     }
     let ratio = (k == 2).then(|| {
