@@ -57,6 +57,18 @@ done
 [ $fail = 0 ] || exit 1
 
 # Builds each package from its .crate, against the others' .crate files (a local registry).
+# Cargo extracts those .crate files under $CARGO_HOME/registry/src/<registry>/<name>-<version>
+# and never again while that directory exists: with the version unchanged, a cargo home kept
+# from an earlier run would verify each package against the others' old sources (seen here:
+# `backprop` against a `backprop-kernels` without the module it now uses). Remove them first.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+for k in "${!names[@]}"; do
+  name=${names[$k]}
+  version=$(cargo pkgid --locked -p "$name" | sed 's/.*[@#]//')
+  for stale in "$cargo_home"/registry/src/*/"$name-$version" "$cargo_home"/registry/cache/*/"$name-$version.crate"; do
+    [ -e "$stale" ] && rm -rf "$stale"
+  done
+done
 cargo package --workspace --locked
 
 # The extracted packages' doc tests, each in its own scratch copy so that cargo sees no
