@@ -182,40 +182,22 @@ impl<T: Scalar> StepBench<T> {
     }
 
     /// Restores W0 (untimed), then times one [`Workspace::step`] with m = 1e-3 and
-    /// [`Reduction::Sum`].
+    /// [`Reduction::Sum`]: [`StepBench::timed_steps`] with k = 1.
+    ///
+    /// # Panics
+    /// Never for the peer shapes (their data fit their network).
+    pub fn timed_step(&mut self) -> Duration {
+        self.timed_steps(1)
+    }
+
+    /// Restores W0 (untimed), then times `k` consecutive [`Workspace::step`]s (m = 1e-3,
+    /// [`Reduction::Sum`]; each from the weights the last one left); returns the time per
+    /// step. k > 1 is for steps of well under a microsecond (S1), where reading the clock
+    /// (about 26 ns here) would be a large part of one step's time.
     ///
     /// # Panics
     /// Never for the peer shapes (their data fit their network).
     // ANCHOR: timed_step (the book's performance chapter includes this function)
-    pub fn timed_step(&mut self) -> Duration {
-        self.net
-            .copy_weights_from(&self.initial)
-            .expect("same shape");
-        let m = T::of_f64(LEARNING_RATE);
-        let t = Instant::now();
-        let e = self
-            .ws
-            .step(
-                black_box(&mut self.net),
-                black_box(self.x.as_view()),
-                black_box(self.y.as_view()),
-                m,
-                Reduction::Sum,
-            )
-            .expect("peer data fit their network");
-        let d = t.elapsed();
-        black_box(e);
-        d
-    }
-    // ANCHOR_END: timed_step
-
-    /// Restores W0 (untimed), then times `k` consecutive steps as [`StepBench::timed_step`]
-    /// (each from the weights the last one left); returns the time per step. For steps of
-    /// well under a microsecond (S1), where reading the clock (about 26 ns here) would be a
-    /// large part of one step's time.
-    ///
-    /// # Panics
-    /// As [`StepBench::timed_step`].
     pub fn timed_steps(&mut self, k: usize) -> Duration {
         self.net
             .copy_weights_from(&self.initial)
@@ -237,6 +219,7 @@ impl<T: Scalar> StepBench<T> {
         }
         t.elapsed() / k.max(1) as u32
     }
+    // ANCHOR_END: timed_step
 
     /// Times one forward pass ([`Workspace::forward`]) on the batch.
     ///

@@ -195,27 +195,14 @@ impl<T: backprop::Scalar> NalgebraBench<T> {
         s
     }
 
-    /// Restores W0 (untimed), then times one [`NalgebraStep::step`] with m = 1e-3.
+    /// Restores W0 (untimed), then times one [`NalgebraStep::step`] with m = 1e-3:
+    /// [`NalgebraBench::timed_steps`] with k = 1.
     pub fn timed_step(&mut self) -> Duration {
-        for (w, w0) in self.weights.iter_mut().zip(&self.initial) {
-            w.copy_from(w0);
-        }
-        let m = T::of_f64(crate::LEARNING_RATE);
-        let t = Instant::now();
-        let e = self.step.step(
-            black_box(&mut self.weights),
-            black_box(&self.x),
-            black_box(&self.y),
-            m,
-        );
-        let d = t.elapsed();
-        black_box(e);
-        d
+        self.timed_steps(1)
     }
 
-    /// Restores W0 (untimed), then times `k` consecutive steps as
-    /// [`NalgebraBench::timed_step`]; returns the time per step (as
-    /// [`crate::StepBench::timed_steps`]).
+    /// Restores W0 (untimed), then times `k` consecutive [`NalgebraStep::step`]s with
+    /// m = 1e-3; returns the time per step (as [`crate::StepBench::timed_steps`]).
     pub fn timed_steps(&mut self, k: usize) -> Duration {
         for (w, w0) in self.weights.iter_mut().zip(&self.initial) {
             w.copy_from(w0);

@@ -316,23 +316,11 @@ impl<T: Scalar> Workspace<T> {
         let Some(tiny) = self.tiny.as_mut() else {
             unreachable!("step_narrow without a plan")
         };
-        let mut copy = [T::zero(); tiny::WIDTH];
-        let xs = contiguous(x).unwrap_or_else(|| {
-            for (c, &v) in copy.iter_mut().zip(x.iter()) {
-                *c = v;
-            }
-            &copy[..x.nrows()]
-        });
-        let z_1 = tiny.forward(net, xs);
+        let mut x_copy = [T::zero(); tiny::WIDTH];
+        let z_1 = tiny.forward(net, tiny::column(x, &mut x_copy));
         let x_finite = z_1.iter().fold(T::zero(), |acc, &z| acc + z * T::zero()) == T::zero();
-        let mut copy = [T::zero(); tiny::WIDTH];
-        let ys = contiguous(y).unwrap_or_else(|| {
-            for (c, &v) in copy.iter_mut().zip(y.iter()) {
-                *c = v;
-            }
-            &copy[..y.nrows()]
-        });
-        let (e, delta) = tiny.output_delta(ys);
+        let mut y_copy = [T::zero(); tiny::WIDTH];
+        let (e, delta) = tiny.output_delta(tiny::column(y, &mut y_copy));
         if !e.finite() {
             net.check_batch_shapes(x, y)?;
         }

@@ -234,30 +234,10 @@ macro_rules! tables {
     };
 }
 
-/// Compiled for the x86-64 baseline, or whatever the target is.
+/// Compiled for the x86-64 baseline, or whatever the target is: the generic functions
+/// themselves.
 mod plain {
-    use super::{Backward, Column, Forward, Fused, Real, WIDTH};
-
-    fn forward<T: Real, const R: usize, const C: usize>(
-        w: &[T],
-        a: &Column<T>,
-        z: &mut Column<T>,
-        next: &mut Column<T>,
-        sigma: Fused,
-    ) {
-        super::forward::<T, R, C>(w, a, z, next, sigma);
-    }
-
-    fn backward<T: Real, const R: usize, const C: usize>(
-        w: &mut [T],
-        delta: &Column<T>,
-        a: &Column<T>,
-        alpha: T,
-        d: &mut Column<T>,
-        sigma: Fused,
-    ) {
-        super::backward::<T, R, C>(w, delta, a, alpha, d, sigma);
-    }
+    use super::{Backward, Forward, Real, WIDTH, backward, forward};
 
     tables!();
 }

@@ -2036,15 +2036,32 @@ pub(crate) mod transpose {
     #[allow(clippy::wildcard_imports)]
     use core::arch::x86_64::*;
 
-    /// The edges: (i, p) for i in i0..m or p in p0..k.
+    /// Every whole L × L block by `block(src, out)` (src: the block's first element in A, its
+    /// L columns k apart; out: its first in Aᵀ, its L rows m apart), then the edges (i, p) for
+    /// i ≥ m − m mod L or p ≥ k − k mod L element by element. Inlined into each kernel, whose
+    /// instructions the closure then uses.
     ///
     /// # Safety
-    /// a holds k·m elements, dst m·k.
-    unsafe fn edges<E: Copy>(m: usize, k: usize, i0: usize, p0: usize, a: *const E, dst: *mut E) {
-        // SAFETY: i < m, p < k, as the caller's extents.
+    /// a holds k·m elements, dst m·k; `block` reads and writes only the L × L block it is given.
+    #[inline(always)]
+    unsafe fn blocks<E: Copy, const L: usize>(
+        m: usize,
+        k: usize,
+        a: *const E,
+        dst: *mut E,
+        mut block: impl FnMut(*const E, *mut E),
+    ) {
+        let (mb, kb) = (m / L * L, k / L * L);
+        // SAFETY: every block lies within columns i0..i0+L ≤ m and elements p0..p0+L ≤ k; the
+        // edges' i < m, p < k.
         unsafe {
+            for i0 in (0..mb).step_by(L) {
+                for p0 in (0..kb).step_by(L) {
+                    block(a.add(p0 + i0 * k), dst.add(i0 + p0 * m));
+                }
+            }
             for i in 0..m {
-                let from = if i < i0 { p0 } else { 0 };
+                let from = if i < mb { kb } else { 0 };
                 for p in from..k {
                     *dst.add(i + p * m) = *a.add(p + i * k);
                 }
@@ -2059,33 +2076,28 @@ pub(crate) mod transpose {
     #[target_feature(enable = "avx512f")]
     pub(crate) unsafe fn f64_avx512(m: usize, k: usize, a: *const f64, dst: *mut f64) {
         const L: usize = 8;
-        let (mb, kb) = (m / L * L, k / L * L);
-        // SAFETY: every block lies within columns i0..i0+L ≤ m and elements p0..p0+L ≤ k.
+        // SAFETY: the loads and stores stay within the block `blocks` hands over.
         unsafe {
             let idx: [[__m512i; 2]; 3] = core::array::from_fn(|s| {
                 core::array::from_fn(|h| {
                     _mm512_loadu_si512(super::pack_avx512::F64_INDEX[s][h].as_ptr().cast())
                 })
             });
-            for i0 in (0..mb).step_by(L) {
-                for p0 in (0..kb).step_by(L) {
-                    let mut v: [__m512d; L] =
-                        core::array::from_fn(|j| _mm512_loadu_pd(a.add(p0 + (i0 + j) * k)));
-                    for (s, d) in [4usize, 2, 1].into_iter().enumerate() {
-                        for i in 0..L {
-                            if i & d == 0 {
-                                let (x, y) = (v[i], v[i + d]);
-                                v[i] = _mm512_permutex2var_pd(x, idx[s][0], y);
-                                v[i + d] = _mm512_permutex2var_pd(x, idx[s][1], y);
-                            }
+            blocks::<f64, L>(m, k, a, dst, |src, out| {
+                let mut v: [__m512d; L] = core::array::from_fn(|j| _mm512_loadu_pd(src.add(j * k)));
+                for (s, d) in [4usize, 2, 1].into_iter().enumerate() {
+                    for i in 0..L {
+                        if i & d == 0 {
+                            let (x, y) = (v[i], v[i + d]);
+                            v[i] = _mm512_permutex2var_pd(x, idx[s][0], y);
+                            v[i + d] = _mm512_permutex2var_pd(x, idx[s][1], y);
                         }
                     }
-                    for (q, row) in v.iter().enumerate() {
-                        _mm512_storeu_pd(dst.add(i0 + (p0 + q) * m), *row);
-                    }
                 }
-            }
-            edges(m, k, mb, kb, a, dst);
+                for (q, row) in v.iter().enumerate() {
+                    _mm512_storeu_pd(out.add(q * m), *row);
+                }
+            });
         }
     }
 
@@ -2096,29 +2108,24 @@ pub(crate) mod transpose {
     #[target_feature(enable = "avx2")]
     pub(crate) unsafe fn f64_avx2(m: usize, k: usize, a: *const f64, dst: *mut f64) {
         const L: usize = 4;
-        let (mb, kb) = (m / L * L, k / L * L);
         // SAFETY: as in `f64_avx512`.
         unsafe {
-            for i0 in (0..mb).step_by(L) {
-                for p0 in (0..kb).step_by(L) {
-                    let c: [__m256d; L] =
-                        core::array::from_fn(|j| _mm256_loadu_pd(a.add(p0 + (i0 + j) * k)));
-                    let t0 = _mm256_unpacklo_pd(c[0], c[1]);
-                    let t1 = _mm256_unpackhi_pd(c[0], c[1]);
-                    let t2 = _mm256_unpacklo_pd(c[2], c[3]);
-                    let t3 = _mm256_unpackhi_pd(c[2], c[3]);
-                    let rows = [
-                        _mm256_permute2f128_pd::<0x20>(t0, t2),
-                        _mm256_permute2f128_pd::<0x20>(t1, t3),
-                        _mm256_permute2f128_pd::<0x31>(t0, t2),
-                        _mm256_permute2f128_pd::<0x31>(t1, t3),
-                    ];
-                    for (q, row) in rows.iter().enumerate() {
-                        _mm256_storeu_pd(dst.add(i0 + (p0 + q) * m), *row);
-                    }
+            blocks::<f64, L>(m, k, a, dst, |src, out| {
+                let c: [__m256d; L] = core::array::from_fn(|j| _mm256_loadu_pd(src.add(j * k)));
+                let t0 = _mm256_unpacklo_pd(c[0], c[1]);
+                let t1 = _mm256_unpackhi_pd(c[0], c[1]);
+                let t2 = _mm256_unpacklo_pd(c[2], c[3]);
+                let t3 = _mm256_unpackhi_pd(c[2], c[3]);
+                let rows = [
+                    _mm256_permute2f128_pd::<0x20>(t0, t2),
+                    _mm256_permute2f128_pd::<0x20>(t1, t3),
+                    _mm256_permute2f128_pd::<0x31>(t0, t2),
+                    _mm256_permute2f128_pd::<0x31>(t1, t3),
+                ];
+                for (q, row) in rows.iter().enumerate() {
+                    _mm256_storeu_pd(out.add(q * m), *row);
                 }
-            }
-            edges(m, k, mb, kb, a, dst);
+            });
         }
     }
 
@@ -2129,20 +2136,15 @@ pub(crate) mod transpose {
     #[target_feature(enable = "avx2")]
     pub(crate) unsafe fn f32_avx2(m: usize, k: usize, a: *const f32, dst: *mut f32) {
         const L: usize = 8;
-        let (mb, kb) = (m / L * L, k / L * L);
         // SAFETY: as in `f64_avx512`.
         unsafe {
-            for i0 in (0..mb).step_by(L) {
-                for p0 in (0..kb).step_by(L) {
-                    let c: [__m256; L] =
-                        core::array::from_fn(|j| _mm256_loadu_ps(a.add(p0 + (i0 + j) * k)));
-                    let rows = super::pack_avx2::transpose8_f32(c);
-                    for (q, row) in rows.iter().enumerate() {
-                        _mm256_storeu_ps(dst.add(i0 + (p0 + q) * m), *row);
-                    }
+            blocks::<f32, L>(m, k, a, dst, |src, out| {
+                let c: [__m256; L] = core::array::from_fn(|j| _mm256_loadu_ps(src.add(j * k)));
+                let rows = super::pack_avx2::transpose8_f32(c);
+                for (q, row) in rows.iter().enumerate() {
+                    _mm256_storeu_ps(out.add(q * m), *row);
                 }
-            }
-            edges(m, k, mb, kb, a, dst);
+            });
         }
     }
 }

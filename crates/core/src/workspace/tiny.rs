@@ -20,6 +20,7 @@ use crate::activation::{Activation, ActivationFn};
 use crate::network::Network;
 use crate::scalar::Scalar;
 use backprop_kernels::narrow::{Column, Fused, NarrowLayer};
+use nalgebra::DMatrixView;
 
 pub(crate) use backprop_kernels::narrow::WIDTH;
 
@@ -36,9 +37,6 @@ pub(crate) struct Tiny<T> {
 impl<T: Scalar> Tiny<T> {
     /// The plan for `sizes` (l_0, …, l_n), if every width is 1..=[`WIDTH`].
     pub(crate) fn new(sizes: &[usize]) -> Option<Self> {
-        if sizes.iter().any(|&l| l == 0 || l > WIDTH) {
-            return None;
-        }
         let layers = sizes
             .windows(2)
             .map(|l| NarrowLayer::new(l[1], l[0]))
@@ -126,5 +124,20 @@ fn fused<T: Scalar>(sigma: &dyn ActivationFn<T>) -> Fused {
         Some(Activation::Sigmoid) => Fused::Sigmoid,
         Some(Activation::Tanh) => Fused::Tanh,
         _ => Fused::Linear,
+    }
+}
+
+/// The one sample of `v` (a single column of at most [`WIDTH`] rows) as a slice: read in place
+/// where contiguous, else copied into `copy`.
+#[inline(always)]
+pub(crate) fn column<'a, T: Scalar>(v: DMatrixView<'a, T>, copy: &'a mut Column<T>) -> &'a [T] {
+    match backprop_kernels::contiguous(v) {
+        Some(values) => values,
+        None => {
+            for (c, &value) in copy.iter_mut().zip(v.iter()) {
+                *c = value;
+            }
+            &copy[..v.nrows()]
+        }
     }
 }
