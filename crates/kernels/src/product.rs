@@ -975,6 +975,24 @@ mod tests {
     }
 
     #[test]
+    fn one_sample_transposed_products_with_short_columns_match() {
+        // y = α Aᵀ x (gemv_t) with k rows of A: under one vector (S2's W_1ᵀ δ_2, k = 10),
+        // exactly one or two, and a whole number plus a tail of every length, in the groups
+        // of four columns and the single columns after them.
+        let mut g = Gen(30);
+        for isa in isas() {
+            for k in (1..=18).chain([31, 32, 33]) {
+                for m in [1, 3, 4, 7, 128] {
+                    for accumulate in [false, true] {
+                        check_one::<f64>(isa, Op::Tn, m, k, 1, -0.5, accumulate, None, &mut g);
+                        check_one::<f32>(isa, Op::Tn, m, k, 1, 1e-3, accumulate, None, &mut g);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn threaded_products_match_the_reference_loops() {
         let pool = ThreadPool::new(3).unwrap();
         let mut g = Gen(99);

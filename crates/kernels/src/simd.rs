@@ -922,7 +922,9 @@ macro_rules! simd_kernels {
             }
 
             /// y (m) ← α Aᵀ x (+ y) with A k × m column-major (leading dimension k), x (k):
-            /// y_i is the dot product of column i of A with x.
+            /// y_i is the dot product of column i of A with x, in vectors: the last k % LANES
+            /// elements of a column in one masked vector (S2's W_1ᵀ δ_2 has k = 10, under one
+            /// f32 vector), the lanes summed once at the end.
             ///
             /// # Safety
             /// The CPU has the module's features; `a` holds k·m, `x` k, `y` m elements.
@@ -936,9 +938,18 @@ macro_rules! simd_kernels {
                 y: *mut $elem,
                 accumulate: bool,
             ) {
-                // SAFETY: every index below is < k (rows of A) and < m (columns).
+                // SAFETY: every index below is < k (rows of A) and < m (columns); the masked
+                // loads read only lanes kv..k of a column and of x.
                 unsafe {
                     let kv = k - k % LANES;
+                    let tail = $mask(0, k - kv);
+                    let x_tail = $mload(x.add(kv), tail);
+                    // y_i ← α (column i · x) (+ y_i) from the column's vector of partial sums.
+                    let finish = |i: usize, acc| {
+                        let v = alpha * $hsum(acc);
+                        let yp = y.add(i);
+                        *yp = if accumulate { *yp + v } else { v };
+                    };
                     let mut i = 0;
                     // Four columns at a time share the loads of x.
                     while i + 4 <= m {
@@ -951,16 +962,14 @@ macro_rules! simd_kernels {
                             }
                             p += LANES;
                         }
-                        for u in 0..4 {
-                            let mut lanes = [0.0 as $elem; LANES];
-                            $store(lanes.as_mut_ptr(), acc[u]);
-                            let mut s = lanes.iter().copied().sum::<$elem>();
-                            for q in kv..k {
-                                s += *a.add((i + u) * k + q) * *x.add(q);
+                        if kv < k {
+                            for u in 0..4 {
+                                let t = $mload(a.add((i + u) * k + kv), tail);
+                                acc[u] = $fma(t, x_tail, acc[u]);
                             }
-                            let v = alpha * s;
-                            let yp = y.add(i + u);
-                            *yp = if accumulate { *yp + v } else { v };
+                        }
+                        for u in 0..4 {
+                            finish(i + u, acc[u]);
                         }
                         i += 4;
                     }
@@ -971,15 +980,10 @@ macro_rules! simd_kernels {
                             acc = $fma($load(a.add(i * k + p)), $load(x.add(p)), acc);
                             p += LANES;
                         }
-                        let mut lanes = [0.0 as $elem; LANES];
-                        $store(lanes.as_mut_ptr(), acc);
-                        let mut s = lanes.iter().copied().sum::<$elem>();
-                        for q in kv..k {
-                            s += *a.add(i * k + q) * *x.add(q);
+                        if kv < k {
+                            acc = $fma($mload(a.add(i * k + kv), tail), x_tail, acc);
                         }
-                        let v = alpha * s;
-                        let yp = y.add(i);
-                        *yp = if accumulate { *yp + v } else { v };
+                        finish(i, acc);
                     }
                 }
             }
