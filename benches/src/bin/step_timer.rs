@@ -34,9 +34,20 @@
 //!     --impl backprop,nalgebra --shapes S1,S2,S3,T1 --dtypes f64,f32
 //! ```
 //!
+//! `--floor` times, beside both steps (one of each and one pair of passes per round, order
+//! rotating), the memory floor of a step: a read, then a read and write, of every weight
+//! matrix with no arithmetic (`backprop_kernels::stream`). A step must read W_i in full before
+//! it can update any of it, so where the weights do not fit in L1 no step is faster than
+//! that; nalgebra / floor is the highest ratio any step could reach (S2, batch 1).
+//!
+//! ```text
+//! cargo run --release -p backprop-benches --bin step-timer -- --floor --shapes S2
+//! ```
+//!
 //! Shapes: the peers' S1–S5 and T1 (2-24-24-2, batch 16, sigmoid: `backprop_benches::T1`).
 //! `benches/compare/compare.py` runs it alternately with the peers and prints the table.
 
+use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use backprop::Scalar;
@@ -56,6 +67,8 @@ struct Options {
     /// The implementations timed: "backprop" (the project's step) and/or "nalgebra" (the
     /// baseline).
     impls: Vec<String>,
+    /// `--floor`: time the memory floor beside both implementations.
+    floor: bool,
 }
 
 fn parse() -> Result<Options, String> {
@@ -70,6 +83,7 @@ fn parse() -> Result<Options, String> {
         gemm: Vec::new(),
         scaling: None,
         impls: vec!["backprop".into()],
+        floor: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -77,9 +91,13 @@ fn parse() -> Result<Options, String> {
             println!(
                 "step-timer [--shapes S1,..] [--dtypes f64,f32] [--threads 1,2] [--target-time s] \
                  [--warmup-time s] [--min-reps n] [--max-reps n] [--gemm n,n] [--scaling threads] \
-                 [--impl backprop,nalgebra]"
+                 [--impl backprop,nalgebra] [--floor]"
             );
             std::process::exit(0);
+        }
+        if flag == "--floor" {
+            o.floor = true;
+            continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let list = || value.split(',').map(str::trim).filter(|s| !s.is_empty());
@@ -377,6 +395,154 @@ fn print_versus_table(rows: &[VersusRow], load_before: &str) {
     );
 }
 
+/// One row of the `--floor` table: medians in seconds.
+struct FloorRow {
+    shape: Shape,
+    dtype: String,
+    read: f64,
+    flip: f64,
+    backprop: f64,
+    nalgebra: f64,
+    /// Medians of the rounds' ratios: nalgebra / backprop, nalgebra / floor, backprop / floor.
+    ratios: [f64; 3],
+    rounds: usize,
+}
+
+/// `--floor`: the memory floor of one step beside the step and the baseline, on one thread.
+/// A step must read every W_i in full before it can update any of it (the update needs
+/// δ_{i+1}, which needs all of z_{i+1} = W_i a_i), so where W_i does not fit in L1 it streams
+/// each W_i twice: a read, and a read and write. The floor is those two passes with nothing
+/// else, `backprop_kernels::stream::read` and `flip` over a copy of every W_i restored from
+/// W0 as the step's weights are, timed in the same rounds as both steps (one step each,
+/// order rotating). It is the bound for one-sample steps (S2); where a batch makes the step
+/// arithmetic-bound it is far below.
+fn time_floor<T: Scalar>(o: &Options, s: &Shape, dtype: &str) -> FloorRow {
+    let mut ours = StepBench::<T>::new(s, 1);
+    let mut baseline = NalgebraBench::<T>::new(s);
+    let initial: Vec<Vec<T>> = (0..ours.initial.depth())
+        .map(|i| ours.initial.weight(i).as_slice().to_vec())
+        .collect();
+    let mut w = initial.clone();
+    // Restores W0 (untimed), then times a read of every W_i and a read-and-write of every W_i.
+    let mut passes = move || {
+        for (w, w0) in w.iter_mut().zip(&initial) {
+            w.copy_from_slice(w0);
+        }
+        let t = Instant::now();
+        let folded = w
+            .iter()
+            .fold(0, |x, w| x ^ backprop_kernels::stream::read(w));
+        let read = t.elapsed();
+        black_box(folded);
+        let t = Instant::now();
+        for w in &mut w {
+            backprop_kernels::stream::flip(black_box(w), 0x80);
+        }
+        (read, t.elapsed())
+    };
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < o.warmup_time {
+        ours.timed_step();
+        baseline.timed_step();
+        passes();
+    }
+    let (mut read, mut flip, mut bp, mut nb) = (vec![], vec![], vec![], vec![]);
+    let mut ratios = [vec![], vec![], vec![]];
+    let mut total = 0.0;
+    let mut rounds = 0;
+    while rounds < o.max_reps && (rounds < o.min_reps || total < 3.0 * o.target_time) {
+        for j in 0..3 {
+            match (j + rounds) % 3 {
+                0 => bp.push(ours.timed_step()),
+                1 => nb.push(baseline.timed_step()),
+                _ => {
+                    let (r, f) = passes();
+                    read.push(r);
+                    flip.push(f);
+                }
+            }
+        }
+        let [r, f, b, n] =
+            [read[rounds], flip[rounds], bp[rounds], nb[rounds]].map(|d| d.as_secs_f64());
+        total += r + f + b + n;
+        ratios[0].push(n / b);
+        ratios[1].push(n / (r + f));
+        ratios[2].push(b / (r + f));
+        rounds += 1;
+    }
+    let med = |v: &mut Vec<Duration>| stats(v).0;
+    let ratios = ratios.map(|mut v| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    });
+    let row = FloorRow {
+        shape: *s,
+        dtype: dtype.to_string(),
+        read: med(&mut read),
+        flip: med(&mut flip),
+        backprop: med(&mut bp),
+        nalgebra: med(&mut nb),
+        ratios,
+        rounds,
+    };
+    println!(
+        "{{\"kind\": \"floor\", \"shape\": \"{}\", \"dtype\": \"{dtype}\", \"threads\": 1, \
+         \"weight_bytes\": {}, \"read_median_s\": {:e}, \"read_write_median_s\": {:e}, \
+         \"backprop_median_s\": {:e}, \"nalgebra_median_s\": {:e}, \"nalgebra_over_backprop\": {:.3}, \
+         \"nalgebra_over_floor\": {:.3}, \"backprop_over_floor\": {:.3}, \"rounds\": {rounds}, \
+         \"isa\": \"{:?}\"}}",
+        s.name,
+        (0..s.layers.len() - 1)
+            .map(|i| s.layers[i] * s.layers[i + 1])
+            .sum::<usize>()
+            * std::mem::size_of::<T>(),
+        row.read,
+        row.flip,
+        row.backprop,
+        row.nalgebra,
+        ratios[0],
+        ratios[1],
+        ratios[2],
+        backprop_kernels::isa(),
+    );
+    row
+}
+
+/// The markdown table of the `--floor` rows.
+fn print_floor_table(rows: &[FloorRow], load_before: &str) {
+    println!();
+    println!(
+        "| shape | dtype | read W µs | read + write W µs | floor µs | backprop µs | nalgebra µs | nalgebra / backprop | nalgebra / floor | backprop / floor | rounds |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let us = |s: f64| format!("{:.2}", s * 1e6);
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2}× | {:.2}× | {:.2}× | {} |",
+            r.shape.name,
+            r.dtype,
+            us(r.read),
+            us(r.flip),
+            us(r.read + r.flip),
+            us(r.backprop),
+            us(r.nalgebra),
+            r.ratios[0],
+            r.ratios[1],
+            r.ratios[2],
+            r.rounds,
+        );
+    }
+    println!();
+    println!(
+        "One thread; medians over rounds of one step of each implementation and one pair of \
+         passes (order rotating, weights restored to W0 before each). The floor: a read, then \
+         a read and write, of every weight matrix, with no arithmetic; the ratios are the \
+         medians of the rounds' ratios, so nalgebra / floor is the most any step that streams \
+         W twice could reach. Load average before: {load_before}; after: {}.",
+        load_average()
+    );
+}
+
 /// The speed-up of `threads` threads over one on shape `s`: steps of a 1-thread and a
 /// `threads`-thread workspace alternate, so both see the same phases of a shared host.
 fn time_scaling<T: Scalar>(o: &Options, s: &Shape, threads: usize, dtype: &str) {
@@ -462,6 +628,21 @@ fn main() {
                 }
             }
         }
+        return;
+    }
+    if o.floor {
+        let load_before = load_average();
+        let mut rows = Vec::new();
+        for s in &o.shapes {
+            for d in &o.dtypes {
+                rows.push(if d == "f64" {
+                    time_floor::<f64>(&o, s, d)
+                } else {
+                    time_floor::<f32>(&o, s, d)
+                });
+            }
+        }
+        print_floor_table(&rows, &load_before);
         return;
     }
     if o.impls.iter().any(|i| i == "nalgebra") && o.gemm.is_empty() {

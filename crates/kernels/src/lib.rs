@@ -11,6 +11,7 @@ passes of a training step, as fast as this CPU allows, and nothing of the networ
 | [`AlignedVec`] | buffers that start on a cache line, allocated fallibly |
 | [`CacheAligned`] | an opt-in global allocator that starts every block ≥ 64 bytes on a cache line |
 | [`mod@reference`] | the plain triple loops every kernel is tested against |
+| [`stream`] | passes that only read, or read and write, a slice: the memory floor under a one-sample step |
 
 # Paths
 
@@ -39,6 +40,7 @@ pub mod product;
 pub mod reference;
 pub mod sigmoid;
 pub mod small;
+pub mod stream;
 
 pub use aligned::{AlignedVec, CACHE_LINE, CacheAligned};
 pub use pool::ThreadPool;
