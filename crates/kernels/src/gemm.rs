@@ -212,7 +212,8 @@ micro!(
     mc = 384,
     nc = 3072,
     edges = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
-    pack_b = pack_avx512::b_col_major_f64
+    pack_b = pack_avx512::b_col_major_f64,
+    pack_a = pack_avx512::a_rows_f64
 );
 micro!(
     F32Avx512,
@@ -222,7 +223,8 @@ micro!(
     mc = 384,
     nc = 3072,
     edges = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
-    pack_b = pack_avx512::b_col_major_f32
+    pack_b = pack_avx512::b_col_major_f32,
+    pack_a = pack_avx512::a_rows_f32
 );
 micro!(
     F64Avx2,

@@ -1318,6 +1318,25 @@ mod tests {
 
     #[test]
     #[cfg(x86_kernels)]
+    fn avx512_a_panel_packing_from_rows_equals_the_element_copy() {
+        // MR rows of Aᵀ (16 f64, 32 f32); k-step counts around the 8 (f64) and 16 (f32) of a
+        // transposed block.
+        use crate::simd::pack_avx512::{a_rows_f32, a_rows_f64};
+        use crate::simd::{f32_avx512, f64_avx512};
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            eprintln!("no AVX-512F: the packing kernel is not used on this CPU");
+            return;
+        }
+        let kcs = [0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 256, 301, 512];
+        // SAFETY: AVX-512F detected.
+        unsafe {
+            check_transposing_pack::<f64>(f64_avx512::MR, a_rows_f64, &kcs, &mut Gen(18));
+            check_transposing_pack::<f32>(f32_avx512::MR, a_rows_f32, &kcs, &mut Gen(19));
+        }
+    }
+
+    #[test]
+    #[cfg(x86_kernels)]
     fn simd_b_panel_packing_equals_the_element_copy() {
         // Twelve columns; k-step counts around the 8 (f64) and 16 (f32) of a transposed block.
         use crate::simd::pack_avx512::{COLS, b_col_major_f32, b_col_major_f64};
